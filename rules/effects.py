@@ -1,0 +1,130 @@
+"""What rules may ask for, and how the asks of many rules combine.
+
+Deciding is separate from acting: rules only produce effects; the maker, hedger
+and risk gate apply them. The merge is deterministic and independent of rule
+order, one line per effect:
+
+| effect                   | type  | merge   | neutral | meaning |
+|--------------------------|-------|---------|---------|---------|
+| spread_add_bps           | num   | sum     | 0       | widen (or, negative, tighten) both quotes; the maker caps the sum with maker.max_spread_add_bps / max_spread_cut_bps |
+| bid_spread_add_bps       | num   | sum     | 0       | widen the bid only (skew away from a side) |
+| ask_spread_add_bps       | num   | sum     | 0       | widen the ask only |
+| size_mult                | num   | product | 1       | scale quote size; the maker clamps the result to size_min..size_max |
+| size_cap_units           | num   | min     | none    | quote size may not exceed this |
+| pause                    | side  | or      | none    | stop quoting bid, ask or both |
+| bid_cooldown_s           | num   | max     | 0       | after a bid fill, wait this long before quoting a bid again |
+| ask_cooldown_s           | num   | max     | 0       | same for asks |
+| reduce_only              | bool  | or      | false   | request the REDUCING trading state (lifts when no rule asks) |
+| halt                     | bool  | or      | false   | request HALTED; latches until an operator resumes |
+| hedge_clip_mult          | num   | product | 1       | scale hedge clips (still capped by hedger.max_clip_units x mult) |
+| hedge_max_slippage_bps   | num   | min     | none    | tighter taker slippage cap (never above hedger.max_slippage_bps) |
+| hedge_cross_bps          | num   | min     | none    | price a cross this far past the touch instead of hedger.cross_bps |
+| hedge_cross_add_bps      | num   | sum     | 0       | extra distance past the touch (escalation) |
+| hedge_force_aggressive   | bool  | or      | false   | cross now instead of waiting passively |
+| hedge_cooldown_s         | num   | max     | 0       | pause between hedge clips |
+| hedge_max_chase_bps      | num   | min     | none    | abandon a planned cross once the mid moved this far |
+
+"Tightest wins" (min) for caps and limits means adding a policy can only make the
+bot more careful; no effect can raise a hard limit (those live in runtime.risk).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Iterable, Literal
+
+Merge = Literal["sum", "product", "min", "max", "or"]
+
+# name -> (merge, neutral value). None as neutral means "no rule set it".
+MERGES: dict[str, tuple[Merge, float | bool | None]] = {
+    "spread_add_bps": ("sum", 0.0),
+    "bid_spread_add_bps": ("sum", 0.0),
+    "ask_spread_add_bps": ("sum", 0.0),
+    "size_mult": ("product", 1.0),
+    "size_cap_units": ("min", None),
+    "pause_bid": ("or", False),
+    "pause_ask": ("or", False),
+    "bid_cooldown_s": ("max", 0.0),
+    "ask_cooldown_s": ("max", 0.0),
+    "reduce_only": ("or", False),
+    "halt": ("or", False),
+    "hedge_clip_mult": ("product", 1.0),
+    "hedge_max_slippage_bps": ("min", None),
+    "hedge_cross_bps": ("min", None),
+    "hedge_cross_add_bps": ("sum", 0.0),
+    "hedge_force_aggressive": ("or", False),
+    "hedge_cooldown_s": ("max", 0.0),
+    "hedge_max_chase_bps": ("min", None),
+}
+BOOL_EFFECTS = frozenset(name for name, (merge, _) in MERGES.items() if merge == "or")
+EFFECT_INDEX = {name: i for i, name in enumerate(MERGES)}
+# Numbers a rule may produce for these effects; outside, the value is refused as a rule error.
+NON_NEGATIVE = frozenset({"size_mult", "size_cap_units", "bid_cooldown_s", "ask_cooldown_s", "hedge_clip_mult",
+                          "hedge_max_slippage_bps", "hedge_cross_bps", "hedge_cooldown_s", "hedge_max_chase_bps"})
+
+
+@dataclass(frozen=True, slots=True)
+class Effects:
+    """The merged effects of every firing rule and current state for one tick."""
+
+    spread_add_bps: float = 0.0
+    bid_spread_add_bps: float = 0.0
+    ask_spread_add_bps: float = 0.0
+    size_mult: float = 1.0
+    size_cap_units: float | None = None
+    pause_bid: bool = False
+    pause_ask: bool = False
+    bid_cooldown_s: float = 0.0
+    ask_cooldown_s: float = 0.0
+    reduce_only: bool = False
+    halt: bool = False
+    hedge_clip_mult: float = 1.0
+    hedge_max_slippage_bps: float | None = None
+    hedge_cross_bps: float | None = None
+    hedge_cross_add_bps: float = 0.0
+    hedge_force_aggressive: bool = False
+    hedge_cooldown_s: float = 0.0
+    hedge_max_chase_bps: float | None = None
+
+    def non_neutral(self) -> dict[str, float | bool]:
+        """Only the effects some rule set, for traces and `explain`."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value != MERGES[f.name][1]:
+                out[f.name] = value
+        return out
+
+
+NEUTRAL = Effects()
+assert tuple(f.name for f in fields(Effects)) == tuple(MERGES), "Effects fields and MERGES must match"
+
+
+def valid_value(name: str, value: float | bool) -> bool:
+    """Whether a computed effect value can be applied (finite; non-negative where that matters)."""
+    if name in BOOL_EFFECTS:
+        return True
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        return False
+    return not (name in NON_NEGATIVE and value < 0)
+
+
+def merge(contributions: Iterable[tuple[str, float | bool]]) -> Effects:
+    """Combine (effect name, value) pairs from all firing rules and states into one Effects."""
+    acc: list[float | bool | None] = [neutral for _, neutral in MERGES.values()]
+    kinds = [kind for kind, _ in MERGES.values()]
+    for name, value in contributions:
+        i = EFFECT_INDEX[name]
+        kind = kinds[i]
+        current = acc[i]
+        if kind == "sum":
+            acc[i] = current + value
+        elif kind == "product":
+            acc[i] = current * value
+        elif kind == "or":
+            acc[i] = current or bool(value)
+        elif kind == "max":
+            acc[i] = value if value > current else current
+        elif current is None or value < current:  # min
+            acc[i] = value
+    return Effects(*acc)

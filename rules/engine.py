@@ -1,0 +1,354 @@
+"""Evaluate a compiled policy set tick after tick: the rule and state-machine lifecycles.
+
+A rule moves through a small state machine, checked in one place (`_step_rule`):
+
+    INACTIVE  --when holds-->                PENDING   (since = active_at)
+    PENDING   --when held for `for`-->       FIRING    (fired_at)
+    PENDING   --when stops holding-->        INACTIVE
+    FIRING    --release held `keep_for`-->   COOLDOWN or INACTIVE
+    COOLDOWN  --`cooldown` elapsed-->        INACTIVE
+
+"release" is `until` when the rule has one (hysteresis), else `not when`.
+A condition whose evaluation raised leaves its rule where it is and is reported.
+
+Rules and state machines see each other's status as of the previous tick, so the
+result does not depend on rule order. The clock is an argument: nothing here reads
+the wall clock, which is what lets policy tests and replays drive it.
+
+Fast path: if every condition has the same value as last tick and no timer is due,
+nothing can change, so only expression-valued effects are recomputed.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from rules.effects import NEUTRAL, Effects, merge, valid_value
+from rules.ruleset import CompiledMachine, CompiledRule, CompiledSet, EffectBlock, Failure
+
+INACTIVE, PENDING, FIRING, COOLDOWN = 0, 1, 2, 3
+PHASE_NAMES = ("inactive", "pending", "firing", "cooldown")
+
+
+class RuleState:
+    """Timers of one rule. Plain timestamps; None when not applicable."""
+
+    __slots__ = ("phase", "active_at", "fired_at", "release_at", "cooldown_until", "error")
+
+    def __init__(self) -> None:
+        self.phase = INACTIVE
+        self.active_at: float | None = None
+        self.fired_at: float | None = None
+        self.release_at: float | None = None
+        self.cooldown_until: float | None = None
+        self.error: str | None = None
+
+
+@dataclass(slots=True)
+class MachineState:
+    current: int
+    entered_at: float | None = None
+    pending: list[float | None] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of one evaluation. `seq` numbers decision-trace lines; intents carry it."""
+
+    seq: int
+    ts: float
+    effects: Effects
+    changed: bool
+    trace: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class SwapReport:
+    """What a policy-set swap kept and reset, for the reload log."""
+
+    kept: tuple[str, ...]
+    changed: tuple[str, ...]
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+
+
+class PolicyEngine:
+    """Holds the live compiled set and every rule's timers; `evaluate(features, now)` per tick."""
+
+    def __init__(self, compiled: CompiledSet):
+        self.compiled = compiled
+        self._rules: tuple[CompiledRule, ...] = compiled.rules
+        self._states = [RuleState() for _ in compiled.rules]
+        self._status = [False] * len(compiled.rules)
+        self._machines: tuple[CompiledMachine, ...] = compiled.machines
+        self._mstates = [MachineState(m.initial, None, [None] * len(m.transitions)) for m in compiled.machines]
+        self._current = [m.initial for m in compiled.machines]
+        self._vars = [m.vars[m.initial] for m in compiled.machines]
+        self._last_conds: tuple | None = None
+        self._deadline = -math.inf
+        self._firing: list[int] = []
+        self._dynamic = False
+        self._effects = NEUTRAL
+        self._seq = 0
+        self.errors: dict[str, str] = {}
+        self.errors_total = 0
+
+    # -- evaluation ---------------------------------------------------------------------------
+    def evaluate(self, features: Mapping[str, float], now: float) -> Decision:
+        """Step every rule and state machine to `now` and return the merged effects."""
+        conds = self.compiled.conditions(features, self._status, self._current, self._vars)
+        changed = False
+        if conds != self._last_conds or now >= self._deadline:
+            changed = self._step(conds, now)
+            self._last_conds = conds
+        if changed or self._dynamic:
+            self._effects = self._merge(features)
+        trace = None
+        if changed:
+            self._seq += 1
+            trace = self.trace(features, now)
+        return Decision(self._seq, now, self._effects, changed, trace)
+
+    def _step(self, conds: tuple, now: float) -> bool:
+        deadline = math.inf
+        changed = False
+        firing: list[int] = []
+        for i, rule in enumerate(self._rules):
+            st = self._states[i]
+            was = st.phase == FIRING
+            due = self._step_rule(rule, st, conds, now)
+            if due < deadline:
+                deadline = due
+            is_firing = st.phase == FIRING
+            if is_firing:
+                firing.append(i)
+            if is_firing != was:
+                changed = True
+                self._status[i] = is_firing
+        for j, machine in enumerate(self._machines):
+            switched, due = self._step_machine(machine, self._mstates[j], conds, now)
+            if due < deadline:
+                deadline = due
+            if switched:
+                changed = True
+                current = self._mstates[j].current
+                self._current[j] = current
+                self._vars[j] = machine.vars[current]
+        self._firing = firing
+        self._deadline = deadline
+        return changed
+
+    def _step_rule(self, rule: CompiledRule, st: RuleState, conds: tuple, now: float) -> float:
+        """Advance one rule; return the time its next timer is due (inf if none)."""
+        when = conds[rule.when_slot]
+        if type(when) is Failure:
+            self._fail(rule.key, when.error)
+            return math.inf
+        phase = st.phase
+        if phase == COOLDOWN:
+            if now < st.cooldown_until:
+                return st.cooldown_until
+            phase = INACTIVE
+        if phase == INACTIVE:
+            if not when:
+                st.phase = INACTIVE
+                return math.inf
+            phase, st.active_at = PENDING, now
+        if phase == PENDING:
+            if not when:
+                st.phase, st.active_at = INACTIVE, None
+                return math.inf
+            if now - st.active_at < rule.for_s:
+                st.phase = PENDING
+                return st.active_at + rule.for_s
+            phase, st.fired_at, st.release_at = FIRING, now, None
+        # FIRING
+        release = conds[rule.until_slot] if rule.until_slot is not None else not when
+        if type(release) is Failure:
+            self._fail(rule.key, release.error)
+            st.phase = FIRING
+            return math.inf
+        if not release:
+            st.phase, st.release_at = FIRING, None
+            return math.inf
+        if st.release_at is None:
+            st.release_at = now
+        if now - st.release_at < rule.keep_for_s:
+            st.phase = FIRING
+            return st.release_at + rule.keep_for_s
+        st.release_at = st.fired_at = st.active_at = None
+        if rule.cooldown_s > 0:
+            st.phase, st.cooldown_until = COOLDOWN, now + rule.cooldown_s
+            return st.cooldown_until
+        st.phase = INACTIVE
+        return math.inf
+
+    def _step_machine(self, machine: CompiledMachine, ms: MachineState, conds: tuple,
+                      now: float) -> tuple[bool, float]:
+        if ms.entered_at is None:
+            ms.entered_at = now
+        deadline = math.inf
+        dwell_ends = ms.entered_at + machine.min_dwell_s
+        for j in machine.by_state[ms.current]:
+            t = machine.transitions[j]
+            holds = conds[t.slot]
+            if type(holds) is Failure:
+                self._fail(f"{machine.name}.transitions", holds.error)
+                continue
+            if not holds:
+                ms.pending[j] = None
+                continue
+            if ms.pending[j] is None:
+                ms.pending[j] = now
+            ready_at = max(ms.pending[j] + t.for_s, dwell_ends)
+            if now >= ready_at:
+                ms.current, ms.entered_at = t.to, now
+                ms.pending = [None] * len(machine.transitions)
+                return True, now
+            deadline = min(deadline, ready_at)
+        return False, deadline
+
+    def _fail(self, key: str, error: str) -> None:
+        self.errors[key] = error
+        self.errors_total += 1
+
+    def _merge(self, features: Mapping[str, float]) -> Effects:
+        contributions: list[tuple[str, Any]] = []
+        dynamic = False
+        for i in self._firing:
+            rule = self._rules[i]
+            dynamic |= self._collect(rule.key, rule.effects, features, contributions)
+        for j, machine in enumerate(self._machines):
+            dynamic |= self._collect(machine.name, machine.effects[self._current[j]], features, contributions)
+        self._dynamic = dynamic
+        return merge(contributions) if contributions else NEUTRAL
+
+    def _collect(self, key: str, block: EffectBlock, features: Mapping[str, float],
+                 out: list[tuple[str, Any]]) -> bool:
+        out.extend(block.static)
+        if block.dynamic is None:
+            return False
+        values = block.dynamic(features, self._status, self._current, self._vars)
+        for name, value in zip(block.dynamic_names, values):
+            if type(value) is Failure:
+                self._fail(key, value.error)
+            elif not valid_value(name, value):
+                self._fail(key, f"{name} evaluated to {value!r}, which cannot be applied")
+            else:
+                out.append((name, value))
+        return True
+
+    # -- introspection ------------------------------------------------------------------------
+    def contributions(self, features: Mapping[str, float]) -> list[tuple[str, str, Any]]:
+        """(source, effect, value) for every effect currently applied: what `explain` prints."""
+        rows: list[tuple[str, str, Any]] = []
+        for i in self._firing:
+            rule = self._rules[i]
+            found: list[tuple[str, Any]] = []
+            self._collect(rule.key, rule.effects, features, found)
+            rows += [(rule.key, name, value) for name, value in found]
+        for j, machine in enumerate(self._machines):
+            found = []
+            self._collect(machine.name, machine.effects[self._current[j]], features, found)
+            label = f"{machine.name}[{machine.states[self._current[j]]}]"
+            rows += [(label, name, value) for name, value in found]
+        return rows
+
+    @property
+    def effects(self) -> Effects:
+        return self._effects
+
+    @property
+    def seq(self) -> int:
+        return self._seq
+
+    def firing(self) -> list[str]:
+        return [self._rules[i].key for i in self._firing]
+
+    def phase(self, key: str) -> str:
+        for rule, st in zip(self._rules, self._states):
+            if rule.key == key:
+                return PHASE_NAMES[st.phase]
+        raise KeyError(key)
+
+    def states(self) -> dict[str, str]:
+        return {m.name: m.states[self._current[j]] for j, m in enumerate(self._machines)}
+
+    def gauges(self) -> dict[str, float]:
+        """Every telemetry gauge the policies declare: 1/0 for rules, the state's value for machines."""
+        out: dict[str, float] = {}
+        for rule, st in zip(self._rules, self._states):
+            if rule.telemetry:
+                out[rule.telemetry] = max(out.get(rule.telemetry, 0.0), 1.0 if st.phase == FIRING else 0.0)
+        for j, machine in enumerate(self._machines):
+            if machine.telemetry:
+                out[machine.telemetry] = machine.values[self._current[j]]
+        return out
+
+    def trace(self, features: Mapping[str, float], now: float) -> dict[str, Any]:
+        """The decision-trace record: what is firing, since when, on which numbers."""
+        active = []
+        for i in self._firing:
+            rule, st = self._rules[i], self._states[i]
+            active.append({"rule": rule.key, "since": st.fired_at, "reason": rule.reason,
+                           "at": rule.location, "features": {f: features[f] for f in rule.features}})
+        states = {}
+        for j, machine in enumerate(self._machines):
+            ms = self._mstates[j]
+            states[machine.name] = {"state": machine.states[ms.current], "since": ms.entered_at,
+                                    "features": {f: features[f] for f in machine.features}}
+        return {"seq": self._seq, "ts": now, "policy_version": self.compiled.version, "active": active,
+                "states": states, "effects": self._effects.non_neutral(), "errors": dict(self.errors)}
+
+    # -- reload -------------------------------------------------------------------------------
+    def swap(self, new: CompiledSet) -> SwapReport:
+        """Switch to `new` between two ticks, carrying state across unchanged definitions.
+
+        A rule whose key and fingerprint are unchanged keeps its timers (so saving a file
+        does not re-arm a `for` hold or end a pause); a changed or new rule starts
+        INACTIVE; a removed rule's effects and gauge disappear with it. A state machine
+        keeps its current state if the new definition still has it.
+        """
+        old_rules = {r.key: (r, st) for r, st in zip(self._rules, self._states)}
+        kept, changed, added = [], [], []
+        states = []
+        for rule in new.rules:
+            prev = old_rules.get(rule.key)
+            if prev and prev[0].fingerprint == rule.fingerprint:
+                states.append(prev[1])
+                kept.append(rule.key)
+            else:
+                states.append(RuleState())
+                (changed if prev else added).append(rule.key)
+        removed = sorted(set(old_rules) - {r.key for r in new.rules})
+        old_machines = {m.name: (m, ms) for m, ms in zip(self._machines, self._mstates)}
+        mstates = []
+        for machine in new.machines:
+            prev = old_machines.get(machine.name)
+            if prev is None:
+                mstates.append(MachineState(machine.initial, None, [None] * len(machine.transitions)))
+                added.append(machine.name)
+                continue
+            old_machine, old_state = prev
+            current_name = old_machine.states[old_state.current]
+            if current_name in machine.states:
+                same = old_machine.fingerprint == machine.fingerprint
+                pending = old_state.pending if same else [None] * len(machine.transitions)
+                mstates.append(MachineState(machine.states.index(current_name), old_state.entered_at, pending))
+            else:
+                mstates.append(MachineState(machine.initial, None, [None] * len(machine.transitions)))
+            (kept if old_machine.fingerprint == machine.fingerprint else changed).append(machine.name)
+        removed += sorted(set(old_machines) - {m.name for m in new.machines})
+        self.compiled = new
+        self._rules, self._states = new.rules, states
+        self._status = [st.phase == FIRING for st in states]
+        self._firing = [i for i, st in enumerate(states) if st.phase == FIRING]
+        self._machines, self._mstates = new.machines, mstates
+        self._current = [ms.current for ms in mstates]
+        self._vars = [m.vars[ms.current] for m, ms in zip(new.machines, mstates)]
+        self._last_conds = None
+        self._deadline = -math.inf
+        self.errors = {k: v for k, v in self.errors.items() if k in {r.key for r in new.rules}}
+        self._dynamic = True   # force a merge on the next tick
+        return SwapReport(tuple(kept), tuple(changed), tuple(added), tuple(removed))

@@ -1,0 +1,184 @@
+"""YAML with line numbers: load a file and map any key path back to where it was written.
+
+pydantic reports errors as a `loc` tuple (`("rules", 2, "for")`); `yaml.compose`
+keeps each node's start mark. Together they give `file:line:col: rules[2].for: ...`.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from rules.errors import Problem
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass
+class YamlSource:
+    """Parsed YAML data plus the position of every key and item in it."""
+
+    path: Path | str
+    data: Any
+    marks: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+
+    def position(self, loc: Loc) -> tuple[int, int]:
+        """(line, column) of the deepest part of `loc` that exists in the file."""
+        for end in range(len(loc), -1, -1):
+            mark = self.marks.get(tuple(loc[:end]))
+            if mark:
+                return mark
+        return (1, 1)
+
+    def problem(self, loc: Loc, message: str) -> Problem:
+        line, column = self.position(loc)
+        return Problem(self.path, line, column, format_loc(loc), message)
+
+
+def format_loc(loc: Loc) -> str:
+    """("rules", 2, "for") -> "rules[2].for"."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+class YamlSyntaxError(Exception):
+    """The text is not YAML; carries the located problem."""
+
+    def __init__(self, problem: Problem):
+        self.problem = problem
+        super().__init__(str(problem))
+
+
+def load_yaml(text: str, path: Path | str) -> YamlSource:
+    """Parse `text`; raise YamlSyntaxError with the parser's line and column."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        what = exc.problem or str(exc)
+        raise YamlSyntaxError(Problem(path, line, col, "", f"invalid YAML: {what}")) from None
+    except yaml.YAMLError as exc:
+        raise YamlSyntaxError(Problem(path, 0, 0, "", f"invalid YAML: {exc}")) from None
+    source = YamlSource(path, None)
+    if node is None:
+        source.data = {}
+        return source
+    try:
+        source.data = _construct(node, (), source.marks)
+    except _DuplicateKey as dup:
+        raise YamlSyntaxError(source.problem(dup.loc, "duplicate key (each key may appear once)")) from None
+    return source
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, loc: Loc):
+        self.loc = loc
+
+
+def _construct(node: yaml.Node, loc: Loc, marks: dict[Loc, tuple[int, int]]) -> Any:
+    marks[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = yaml.SafeLoader(" ").construct_object(key_node) if not isinstance(key_node, yaml.ScalarNode) \
+                else _scalar(key_node)
+            key = key if isinstance(key, (str, int, float, bool)) or key is None else str(key)
+            child = loc + (str(key),)
+            if key in out:
+                marks[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                raise _DuplicateKey(child)
+            out[key] = _construct(value_node, child, marks)
+            marks[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(item, loc + (i,), marks) for i, item in enumerate(node.value)]
+    return _scalar(node)
+
+
+def _scalar(node: yaml.Node) -> Any:
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_object(node, deep=True)
+    finally:
+        loader.dispose()
+
+
+def validation_problems(exc: ValidationError, source: YamlSource, model: type[BaseModel],
+                        prefix: Loc = ()) -> list[Problem]:
+    """Translate pydantic errors into located problems with plain-language expectations."""
+    problems = []
+    for err in exc.errors():
+        loc = prefix + tuple(p for p in err["loc"] if not _is_union_tag(p))
+        problems.append(source.problem(loc, _explain(err, model, loc[len(prefix):])))
+    return sorted(problems, key=lambda p: (p.line, p.column))
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic inserts the chosen union member (e.g. "function-after[...]") into loc.
+    return isinstance(part, str) and ("[" in part or part in {"float", "int", "bool", "str"})
+
+
+def _explain(err: dict[str, Any], model: type[BaseModel], loc: Loc) -> str:
+    kind = err["type"]
+    got = err.get("input")
+    if kind == "extra_forbidden":
+        known = _fields_at(model, loc[:-1])
+        hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        parent = format_loc(loc[:-1])
+        if hint:
+            return f"unknown key, did you mean {parent + '.' if parent else ''}{hint[0]}?"
+        return f"unknown key (expected one of: {', '.join(sorted(known))})" if known else "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    elif msg.startswith("Input should be"):
+        msg = "expected" + msg[len("Input should be"):]
+    if kind != "missing" and not isinstance(got, (dict, list)):
+        msg += f", got {got!r}"
+    return msg
+
+
+def _fields_at(model: type[BaseModel], loc: Loc) -> list[str]:
+    """Field names of the sub-model reached by `loc`, for "did you mean" hints."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        info = current.model_fields.get(part)
+        if info is None:
+            alias = {f.alias: f for f in current.model_fields.values() if f.alias}
+            info = alias.get(part)
+            if info is None:
+                return []
+        current = _unwrap(info.annotation)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [f.alias or name for name, f in current.model_fields.items()]
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """list[X] / X | None / dict[str, X] -> X, so hints work inside containers."""
+    args = getattr(annotation, "__args__", None)
+    if not args:
+        return annotation
+    for arg in reversed(args):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+        inner = _unwrap(arg)
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            return inner
+    return annotation

@@ -1,0 +1,53 @@
+"""What the runtime asks a venue to do.
+
+Intents are plain values: the maker and hedger produce them, the risk gate
+(`runtime.risk`) approves or drops them, and only then does a venue see them.
+`decision` is the sequence number of the decision trace line that caused the
+intent, so any order can be traced back to the rules and feature values behind it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Union
+
+from runtime.events import Side
+
+Purpose = Literal["quote", "hedge"]
+TimeInForce = Literal["post_only", "ioc", "gtc"]
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOrder:
+    """A limit order. `ioc` with a limit price is how a capped-slippage cross is sent."""
+
+    client_id: int
+    side: Side
+    price: float
+    size: float
+    tif: TimeInForce
+    purpose: Purpose
+    reduce_only: bool = False
+    decision: int = 0
+
+    @property
+    def signed_size(self) -> float:
+        return self.size if self.side == "buy" else -self.size
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    """Cancel one of our orders by client id."""
+
+    client_id: int
+    decision: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CancelAll:
+    """Cancel every order we have in this market (halts, shutdown)."""
+
+    reason: str
+    decision: int = 0
+
+
+Intent = Union[PlaceOrder, CancelOrder, CancelAll]

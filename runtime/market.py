@@ -1,0 +1,71 @@
+"""A market's trading rules and the quantization every order goes through.
+
+Lighter prices and sizes are integers (`price_int = price * 10^price_decimals`), and
+an order below `min_base_units` or `min_quote` is refused with 21706. Quantizing
+here, once, in integer steps, is what keeps the maker and hedger from ever sending
+such an order.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from runtime.events import Side
+
+# Float noise guard: 0.064 / 0.001 is 63.99999999999999, which must count as 64 lots.
+_EPS_STEPS = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSpec:
+    """Static description of one market (from config now, from `orderBookDetails` live)."""
+
+    market_id: int
+    symbol: str
+    price_decimals: int
+    size_decimals: int
+    min_base_units: float
+    min_quote: float
+
+    @property
+    def tick(self) -> float:
+        return 10.0 ** -self.price_decimals
+
+    @property
+    def lot(self) -> float:
+        return 10.0 ** -self.size_decimals
+
+    def price_ticks(self, price: float, side: Side) -> int:
+        """Price in integer ticks, rounded away from the touch: bids down, asks up.
+
+        Rounding passive quotes outward means quantization can only widen our spread,
+        never make a post-only order cross.
+        """
+        steps = price * 10**self.price_decimals
+        if side == "buy":
+            return math.floor(steps + _EPS_STEPS)
+        return math.ceil(steps - _EPS_STEPS)
+
+    def quantize_price(self, price: float, side: Side) -> float:
+        return round(self.price_ticks(price, side) / 10**self.price_decimals, self.price_decimals)
+
+    def size_lots(self, size: float) -> int:
+        """Size in integer lots, rounded down (never send more than asked)."""
+        return math.floor(size * 10**self.size_decimals + _EPS_STEPS)
+
+    def quantize_size(self, size: float) -> float:
+        return round(self.size_lots(size) / 10**self.size_decimals, self.size_decimals)
+
+    def min_size_at(self, price: float) -> float:
+        """Smallest size the venue accepts at `price`: both minimums, rounded up to a lot."""
+        need = max(self.min_base_units, self.min_quote / price if price > 0 else math.inf)
+        lots = math.ceil(need * 10**self.size_decimals - _EPS_STEPS)
+        return round(lots / 10**self.size_decimals, self.size_decimals)
+
+    def is_valid_order(self, price: float, size: float) -> bool:
+        """What the venue checks before accepting an order (Lighter's 21706 rule)."""
+        return (
+            price > 0
+            and size >= self.min_base_units - _EPS_STEPS * self.lot
+            and size * price >= self.min_quote - 1e-9
+        )
