@@ -6,8 +6,10 @@ venues through the `Venue` protocol alone.
 from __future__ import annotations
 
 from runtime.config import Config
-from runtime.market import MarketSpec
+from runtime.market import market_spec
 from runtime.ports import Venue
+
+KNOWN_KINDS = ("paper",)
 
 
 def open_venue(kind: str, config: Config, start_ts: float) -> Venue:
@@ -17,15 +19,6 @@ def open_venue(kind: str, config: Config, start_ts: float) -> Venue:
         # Imported here so choosing one venue never imports another's dependencies.
         from adapters.paper.venue import PaperVenue
 
-        return PaperVenue(market_spec(config), config.venue.paper, start_ts)
+        return PaperVenue(market_spec(config.market), config.venue.paper, start_ts)
     raise ValueError(f"unknown venue kind {kind!r}; known kinds: {', '.join(KNOWN_KINDS)}")
 
-
-KNOWN_KINDS = ("paper",)
-
-
-def market_spec(config: Config) -> MarketSpec:
-    """The market's trading rules as configured (live venues check them against the exchange)."""
-    m = config.market
-    return MarketSpec(market_id=m.market_id, symbol=m.symbol, price_decimals=m.price_decimals,
-                      size_decimals=m.size_decimals, min_base_units=m.min_base_units, min_quote=m.min_quote)

@@ -159,9 +159,10 @@ class PolicyEngine:
             if not when:
                 st.phase, st.active_at = INACTIVE, None
                 return math.inf
-            if now - st.active_at < rule.for_s:
+            for_s = rule.for_s if rule.for_var is None else self._var(rule.for_var)
+            if now - st.active_at < for_s:
                 st.phase = PENDING
-                return st.active_at + rule.for_s
+                return st.active_at + for_s
             phase, st.fired_at, st.release_at = FIRING, now, None
         # FIRING
         release = conds[rule.until_slot] if rule.until_slot is not None else not when
@@ -174,15 +175,20 @@ class PolicyEngine:
             return math.inf
         if st.release_at is None:
             st.release_at = now
-        if now - st.release_at < rule.keep_for_s:
+        keep_s = rule.keep_for_s if rule.keep_for_var is None else self._var(rule.keep_for_var)
+        if now - st.release_at < keep_s:
             st.phase = FIRING
-            return st.release_at + rule.keep_for_s
+            return st.release_at + keep_s
         st.release_at = st.fired_at = st.active_at = None
-        if rule.cooldown_s > 0:
-            st.phase, st.cooldown_until = COOLDOWN, now + rule.cooldown_s
+        cooldown_s = rule.cooldown_s if rule.cooldown_var is None else self._var(rule.cooldown_var)
+        if cooldown_s > 0:
+            st.phase, st.cooldown_until = COOLDOWN, now + cooldown_s
             return st.cooldown_until
         st.phase = INACTIVE
         return math.inf
+
+    def _var(self, ref: tuple[int, int]) -> float:
+        return self._vars[ref[0]][ref[1]]
 
     def _step_machine(self, machine: CompiledMachine, ms: MachineState, conds: tuple,
                       now: float) -> tuple[bool, float]:

@@ -19,7 +19,7 @@ from typing import Any, Callable
 from rules.effects import BOOL_EFFECTS, valid_value
 from rules.errors import ExpressionError, Problem
 from rules.expr import COMPILED_GLOBALS, CompiledExpr, Linker, check_and_compile
-from rules.schema import EffectsSpec, PolicySpec, parse_duration
+from rules.schema import EffectsSpec, PolicySpec, parse_duration, state_var_ref
 from rules.source import Loc, YamlSource
 
 
@@ -63,6 +63,10 @@ class CompiledRule:
     for_s: float
     keep_for_s: float
     cooldown_s: float
+    # (machine, var) when a duration is read from the current state, e.g. the regime's cooldown.
+    for_var: tuple[int, int] | None
+    keep_for_var: tuple[int, int] | None
+    cooldown_var: tuple[int, int] | None
     effects: EffectBlock
     telemetry: str | None
     reason: str
@@ -211,18 +215,35 @@ class _SetCompiler:
             return None
 
     def _duration(self, lp: LoadedPolicy, loc: Loc, ref: str | None, params: dict, used: set[str]) -> float:
+        return self._duration_ref(lp, loc, ref, params, used, None)[0]
+
+    def _duration_ref(self, lp: LoadedPolicy, loc: Loc, ref: str | None, params: dict, used: set[str],
+                      linker: Linker | None) -> tuple[float, tuple[int, int] | None]:
+        """A duration in seconds, or a (machine, var) pair read from a state machine each tick."""
         if ref is None:
-            return 0.0
+            return 0.0, None
         seconds = parse_duration(ref)
         if seconds is not None:
-            return seconds
+            return seconds, None
+        var = state_var_ref(ref)
+        if var is not None:
+            if linker is None:
+                self.problems.append(lp.source.problem(loc, "state_var() durations are only allowed in rules"))
+                return 0.0, None
+            try:
+                ident = linker.state_var(*var)
+            except ExpressionError as exc:
+                self.problems.append(lp.source.problem(loc, exc.message))
+                return 0.0, None
+            _, machine, index = ident.split("_")
+            return 0.0, (int(machine), int(index))
         raw = lp.spec.params.get(ref)
         if not isinstance(raw, str) or parse_duration(raw) is None:
             self.problems.append(lp.source.problem(loc, f'{ref!r} is not a duration param of this policy '
                                                         f'(expected a duration like "30s" or such a param)'))
             return 0.0
         used.add(ref)
-        return params[ref]
+        return params[ref], None
 
     def _condition(self, expr: CompiledExpr) -> int:
         self.lines.append(expr.python)
@@ -293,9 +314,9 @@ class _SetCompiler:
         used_params: set[str] = set()
         when = self._expr(lp, loc + ("when",), rule.when, params, linker)
         until = self._expr(lp, loc + ("until",), rule.until, params, linker) if rule.until is not None else None
-        for_s = self._duration(lp, loc + ("for",), rule.for_, params, used_params)
-        keep_s = self._duration(lp, loc + ("keep_for",), rule.keep_for, params, used_params)
-        cool_s = self._duration(lp, loc + ("cooldown",), rule.cooldown, params, used_params)
+        for_s, for_var = self._duration_ref(lp, loc + ("for",), rule.for_, params, used_params, linker)
+        keep_s, keep_var = self._duration_ref(lp, loc + ("keep_for",), rule.keep_for, params, used_params, linker)
+        cool_s, cool_var = self._duration_ref(lp, loc + ("cooldown",), rule.cooldown, params, used_params, linker)
         features: set[str] = set()
         effects = self._effects(lp, loc + ("then",), rule.then, params, linker, used_params, features)
         if len(self.problems) > before or when is None:
@@ -312,6 +333,7 @@ class _SetCompiler:
         return CompiledRule(
             key=f"{lp.spec.policy}.{rule.name}", policy=lp.spec.policy, name=rule.name,
             when_slot=when_slot, until_slot=until_slot, for_s=for_s, keep_for_s=keep_s, cooldown_s=cool_s,
+            for_var=for_var, keep_for_var=keep_var, cooldown_var=cool_var,
             effects=effects, telemetry=rule.telemetry, reason=rule.reason or rule.description,
             when_source=when.source, until_source=until.source if until else None,
             features=tuple(sorted(features)), fingerprint=fingerprint, location=f"{lp.source.path}:{line}")
@@ -342,6 +364,20 @@ class _SetCompiler:
         if len(self.problems) > before:
             return None
         var_names = tuple(sorted(next(iter(spec.states.values())).vars))
+        var_values = []
+        for name, state in spec.states.items():
+            row = []
+            for var in var_names:
+                expr = self._expr(lp, ("states", "states", name, "vars", var), state.vars[var], params, None)
+                if expr is not None and not expr.constant:
+                    self.problems.append(lp.source.problem(("states", "states", name, "vars", var),
+                                                           "expected a number or a param name"))
+                elif expr is not None:
+                    used_params.update(expr.params)
+                    row.append(float(eval(expr.python, dict(COMPILED_GLOBALS))))  # noqa: S307 - checked constant
+            var_values.append(tuple(row))
+        if len(self.problems) > before:
+            return None
         by_state = tuple(tuple(j for j, t in enumerate(transitions) if k in t.sources) for k in range(len(names)))
         fingerprint = _fingerprint(spec.model_dump(mode="json", by_alias=True),
                                    {p: lp.spec.params[p] for p in sorted(used_params)})
@@ -349,7 +385,7 @@ class _SetCompiler:
             name=lp.spec.policy, states=tuple(names),
             values=tuple(float(s.value) if s.value is not None else float(k) for k, s in enumerate(spec.states.values())),
             initial=names.index(spec.initial), var_names=var_names,
-            vars=tuple(tuple(float(s.vars[v]) for v in var_names) for s in spec.states.values()),
+            vars=tuple(var_values),
             effects=tuple(blocks), transitions=tuple(transitions), by_state=by_state, min_dwell_s=dwell,
             telemetry=spec.telemetry, fingerprint=fingerprint, features=tuple(sorted(features)))
 

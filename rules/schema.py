@@ -11,7 +11,8 @@ rules:
     when: vol_bps >= pause_vol_bps  # expression (rules.expr)
     for: hold                       # must hold this long before firing (literal or param)
     until: vol_bps < 18             # once firing, stays until this holds (hysteresis)
-    keep_for: 5s                    # ...and for this long after it first holds (backoff)
+    keep_for: 5s                    # ...and for this long after it first holds (backoff);
+                                    # durations may also be state_var("regimes", "cooldown_s")
     cooldown: 30s                   # after releasing, cannot fire again for this long
     then: {pause: both}             # effects (rules.effects); values may be expressions
     telemetry: maker_vol_pause_active
@@ -59,9 +60,20 @@ def parse_duration(text: str) -> float | None:
     return float(match.group(1)) * _UNIT_S[match.group(2)]
 
 
+_STATE_VAR = re.compile(r"""^state_var\(\s*["']([a-z][a-z0-9_]*)["']\s*,\s*["']([a-z][a-z0-9_]*)["']\s*\)$""")
+
+
+def state_var_ref(text: str) -> tuple[str, str] | None:
+    """("regimes", "cooldown_s") for a duration written as state_var("regimes", "cooldown_s")."""
+    match = _STATE_VAR.match(text.strip()) if isinstance(text, str) else None
+    return (match.group(1), match.group(2)) if match else None
+
+
 def _check_duration_ref(value: str) -> str:
-    if not isinstance(value, str) or not (parse_duration(value) is not None or re.match(IDENTIFIER, value)):
-        raise ValueError(f'expected a duration like "30s" (units ms, s, m, h) or a param name, got {value!r}')
+    if not isinstance(value, str) or not (parse_duration(value) is not None or re.match(IDENTIFIER, value)
+                                          or state_var_ref(value)):
+        raise ValueError(f'expected a duration like "30s" (units ms, s, m, h), a param name or '
+                         f'state_var("machine", "var") in seconds, got {value!r}')
     return value
 
 
@@ -131,7 +143,7 @@ class StateSpec(_Strict):
     value: Number | None = None            # gauge value; defaults to the state's position
     description: str = ""
     then: EffectsSpec = EffectsSpec()
-    vars: dict[Annotated[str, Field(pattern=IDENTIFIER)], Number] = {}
+    vars: dict[Annotated[str, Field(pattern=IDENTIFIER)], Union[Number, str]] = {}   # numbers or param names
 
 
 class TransitionSpec(_Strict):

@@ -158,7 +158,7 @@ class PaperRegimes(_Model):
     # Mirror of trend_up; the seed's down-trend trigger (-6 bps) is reached even sooner.
     trend_down: RegimeParams = RegimeParams(
         drift_bps_per_min=-20.0, vol_bps_per_min=6.0, mean_duration_s=90.0, entry_weight=1.0)
-    # 50 bps sigma takes a 45 s half-life EWMA past the seed's 30 bps pause in about 30 s.
+    # 50 bps sigma takes the 45 s half-life EWMA vol from calm past the seed's 30 bps pause in under a minute.
     volatile: RegimeParams = RegimeParams(
         drift_bps_per_min=0.0, vol_bps_per_min=50.0, mean_duration_s=60.0, entry_weight=1.0)
 
@@ -185,6 +185,8 @@ class PaperConfig(_Model):
     latency_s: NonNegativeFloat = 0.0          # order acknowledgement delay
     trades_per_s: PositiveFloat = 2.0          # public trade prints
     trade_size_mean_units: PositiveFloat = 0.5  # public print sizes are exponential with this mean
+    sweep_prob: Annotated[float, Field(ge=0, le=1)] = 0.08  # share of prints that sweep past the touch
+    sweep_depth_bps_mean: PositiveFloat = 5.0  # how far past the touch a sweep reaches (exponential mean)
     regimes: PaperRegimes = PaperRegimes()
     start_regime: RegimeName = "calm"          # where the Markov chain starts (ignored with a script)
     script: tuple[ScriptStep, ...] = ()        # fixed regime sequence, last regime held; empty = Markov chain

@@ -56,11 +56,14 @@ class MarketSpec:
     def quantize_size(self, size: float) -> float:
         return round(self.size_lots(size) / 10**self.size_decimals, self.size_decimals)
 
+    def round_up_size(self, size: float) -> float:
+        """`size` rounded up to a whole lot (for floors: never below what is required)."""
+        lots = math.ceil(size * 10**self.size_decimals - _EPS_STEPS)
+        return round(lots / 10**self.size_decimals, self.size_decimals)
+
     def min_size_at(self, price: float) -> float:
         """Smallest size the venue accepts at `price`: both minimums, rounded up to a lot."""
-        need = max(self.min_base_units, self.min_quote / price if price > 0 else math.inf)
-        lots = math.ceil(need * 10**self.size_decimals - _EPS_STEPS)
-        return round(lots / 10**self.size_decimals, self.size_decimals)
+        return self.round_up_size(max(self.min_base_units, self.min_quote / price if price > 0 else math.inf))
 
     def is_valid_order(self, price: float, size: float) -> bool:
         """What the venue checks before accepting an order (Lighter's 21706 rule)."""
@@ -69,3 +72,13 @@ class MarketSpec:
             and size >= self.min_base_units - _EPS_STEPS * self.lot
             and size * price >= self.min_quote - 1e-9
         )
+
+
+def market_spec(config) -> MarketSpec:
+    """The market's trading rules as configured in `config.market` (a runtime.config.MarketConfig).
+
+    Live venues check these against the exchange's `orderBookDetails` at start-up.
+    """
+    return MarketSpec(market_id=config.market_id, symbol=config.symbol, price_decimals=config.price_decimals,
+                      size_decimals=config.size_decimals, min_base_units=config.min_base_units,
+                      min_quote=config.min_quote)

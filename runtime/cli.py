@@ -1,0 +1,154 @@
+"""`lighter-bot`: run the bot, check and test policies, list features.
+
+User mistakes (a bad flag, config or policy) print located messages and exit
+non-zero, never a traceback. The venue factory is passed in by the composition
+root (`lighter_bot.py`), so this module never imports an adapter.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+from rules.errors import InputError
+from rules.loader import load_policy_set, policy_files
+from runtime.config import Config, load_config
+from runtime.decisions import DecisionLog
+from runtime.features import FEATURE_NAMES, describe_catalog
+from runtime.loop import WallClock, run_trader
+from runtime.market import market_spec
+from runtime.ports import Venue
+from runtime.telemetry import TelemetryServer, port_from_env
+from runtime.trader import Trader
+
+log = logging.getLogger("lighter_bot")
+
+VenueFactory = Callable[[str, Config, float], Venue]
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+DEFAULT_CONFIG = Path("config.yaml")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lighter-bot", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the bot (default: paper exchange, simulated SOL market)")
+    run.add_argument("--config", type=Path, help="config file (default: ./config.yaml if present, "
+                                                 "else the embedded defaults)")
+    run.add_argument("--duration", type=_positive_float, metavar="SECONDS", help="stop after this long")
+    run.add_argument("--policies", type=Path, help="policy folder (default: runtime.policies_dir)")
+    run.add_argument("--port", type=int, help="metrics/health port (default: $PORT or 8000; 0 = any free port)")
+    run.add_argument("--decision-log", type=Path, help="decision trace JSONL (default: runtime.decision_log)")
+
+    policy = sub.add_parser("policy", help="check policies")
+    policy_sub = policy.add_subparsers(dest="policy_command", required=True)
+    check = policy_sub.add_parser("check", help="schema, expression and feature checks")
+    check.add_argument("paths", nargs="*", type=Path, help="policy files or folders (default: policies/)")
+
+    sub.add_parser("features", help="list the feature catalog policies may use")
+    return parser
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None, *, open_venue: VenueFactory | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "features":
+            print(describe_catalog())
+            return EXIT_OK
+        if args.command == "policy":
+            return _policy_check(args.paths or [Path("policies")])
+        if args.command == "run":
+            if open_venue is None:
+                raise RuntimeError("no venue factory wired in (use the `lighter-bot` entry point)")
+            return _run(args, open_venue)
+    except InputError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_PROBLEMS
+    return EXIT_USAGE
+
+
+def _config(path: Path | None) -> Config:
+    if path is None and DEFAULT_CONFIG.exists():
+        path = DEFAULT_CONFIG
+    return load_config(path)
+
+
+def _policy_check(paths: list[Path]) -> int:
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        for p in missing:
+            print(f"{p}: no such file or folder", file=sys.stderr)
+        return EXIT_PROBLEMS
+    files = policy_files(paths)
+    if not files:
+        print(f"{', '.join(map(str, paths))}: no policy files (*.yaml) found", file=sys.stderr)
+        return EXIT_PROBLEMS
+    compiled = load_policy_set(paths, FEATURE_NAMES)
+    print(f"ok: {len(files)} policy files, {len(compiled.rules)} rules, {len(compiled.machines)} state machines "
+          f"(version {compiled.version})")
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace, open_venue: VenueFactory) -> int:
+    config = _config(args.config)
+    logging.basicConfig(level=config.runtime.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    policies_dir = args.policies or Path(config.runtime.policies_dir)
+    policies = load_policy_set([policies_dir], FEATURE_NAMES)
+    try:
+        port = args.port if args.port is not None else port_from_env()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    start = time.time()
+    try:
+        venue = open_venue(config.venue.kind, config, start)
+    except ValueError as exc:
+        print(f"error: venue.kind: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    decisions = DecisionLog(args.decision_log or config.runtime.decision_log)
+    trader = Trader(config, market_spec(config.market), policies, decisions=decisions,
+                    venue_name=config.venue.kind, start_ts=start)
+    server = TelemetryServer(trader.status, trader.commands, port=port)
+    try:
+        server.start()
+    except OSError as exc:
+        print(f"error: cannot serve metrics: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    log.info("lighter-bot on %s via %s; policies %s (version %s, %d rules); metrics on %s/metrics",
+             market_spec(config.market).symbol, config.venue.kind, policies_dir, policies.version,
+             len(policies.rules), server.url)
+    try:
+        asyncio.run(_run_until_signal(trader, venue, config, args.duration))
+    finally:
+        server.stop()
+        decisions.close()
+    return EXIT_OK
+
+
+async def _run_until_signal(trader: Trader, venue: Venue, config: Config, duration_s: float | None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    summary = await run_trader(trader, venue, WallClock(), tick_interval_s=config.runtime.tick_interval_s,
+                               duration_s=duration_s, stop=stop)
+    log.info("run ended (%s): %d ticks, %d late; %d fills, inventory %+.4f, realized PnL %.4f",
+             summary.reason, summary.ticks, summary.ticks_late, trader.orders.fills_total,
+             trader.features.values["inventory_units"], trader.features.values["realized_pnl_total"])

@@ -1,0 +1,136 @@
+"""The risk gate: hard limits every intent passes on its way to a venue.
+
+Trading states (as in NautilusTrader's risk engine):
+- ACTIVE: orders pass if they keep the worst-case position within the limits.
+- REDUCING: only orders that shrink the position pass. Entered while a hard limit
+  is breached or while a policy asks (`reduce_only`), or by an operator; it lifts
+  by itself once no cause remains.
+- HALTED: every order is denied and everything is canceled. Entered by the kill
+  switch, an operator, or a policy's `halt`; it is left only by an explicit
+  operator `resume`, never silently.
+
+Limits come from `config.yaml` (`risk:`) and live here, in code: a policy can ask
+for REDUCING or HALTED but has no way to raise a limit or leave HALTED.
+"""
+from __future__ import annotations
+
+import logging
+from enum import Enum
+
+from runtime.config import RiskConfig
+from runtime.intents import CancelAll, Intent, PlaceOrder
+from runtime.orders import OrderTracker
+
+log = logging.getLogger("lighter_bot.risk")
+
+# Float slack so a position of exactly the limit is not a breach.
+_EPS_UNITS = 1e-9
+
+
+class TradingState(Enum):
+    ACTIVE = "active"
+    REDUCING = "reducing"
+    HALTED = "halted"
+
+    @property
+    def code(self) -> int:
+        return {"active": 0, "reducing": 1, "halted": 2}[self.value]
+
+
+class RiskGate:
+    """Owns the trading state and checks every order against the hard limits."""
+
+    def __init__(self, limits: RiskConfig):
+        self.limits = limits
+        self.state = TradingState.ACTIVE
+        self.reason = "start"
+        self._operator_reducing = False
+        self.denied: dict[str, int] = {}
+        if limits.kill_switch:
+            self._set(TradingState.HALTED, "kill switch in config.yaml")
+
+    # -- state ----------------------------------------------------------------------------------
+    def _set(self, state: TradingState, reason: str) -> None:
+        if state is self.state:
+            return
+        log.warning("trading state %s -> %s: %s", self.state.value, state.value, reason,
+                    extra={"event": "trading_state", "from": self.state.value, "to": state.value, "reason": reason})
+        self.state, self.reason = state, reason
+
+    def operator(self, action: str, reason: str) -> list[Intent]:
+        """Apply an operator command ("halt", "reduce", "resume")."""
+        if action == "halt":
+            return self.halt(f"operator: {reason}")
+        if action == "reduce":
+            self._operator_reducing = True
+            if self.state is TradingState.ACTIVE:
+                self._set(TradingState.REDUCING, f"operator: {reason}")
+        elif action == "resume":
+            if self.limits.kill_switch:
+                log.error("resume refused: risk.kill_switch is set in config.yaml (restart without it)")
+                return []
+            self._operator_reducing = False
+            self._set(TradingState.ACTIVE, f"operator resume: {reason}")
+        return []
+
+    def halt(self, reason: str) -> list[Intent]:
+        if self.state is TradingState.HALTED:
+            return []
+        self._set(TradingState.HALTED, reason)
+        return [CancelAll(reason)]
+
+    def update(self, position_units: float, mid: float, policy_reduce: bool, policy_halt: bool,
+               policy_reason: str) -> list[Intent]:
+        """Re-derive the state from limits and policy requests; returns cancels when halting."""
+        if self.state is TradingState.HALTED:
+            return []
+        if policy_halt:
+            return self.halt(f"policy: {policy_reason}")
+        breach = self.breach(position_units, mid)
+        if breach:
+            self._set(TradingState.REDUCING, breach)
+        elif policy_reduce:
+            self._set(TradingState.REDUCING, f"policy: {policy_reason}")
+        elif self._operator_reducing:
+            self._set(TradingState.REDUCING, "operator")
+        else:
+            self._set(TradingState.ACTIVE, "limits respected, no reduce request")
+        return []
+
+    def breach(self, position_units: float, mid: float) -> str:
+        """A human reason if the position itself is beyond a hard limit, else ""."""
+        if abs(position_units) > self.limits.max_position_units + _EPS_UNITS:
+            return f"position {position_units:+.4f} beyond max_position_units {self.limits.max_position_units}"
+        if mid > 0 and abs(position_units) * mid > self.limits.max_inventory_notional + 1e-9:
+            return (f"inventory notional {abs(position_units) * mid:.2f} beyond max_inventory_notional "
+                    f"{self.limits.max_inventory_notional}")
+        return ""
+
+    # -- checks ---------------------------------------------------------------------------------
+    def check(self, order: PlaceOrder, position_units: float, orders: OrderTracker, mid: float) -> str:
+        """"" if `order` may go to the venue, else the reason it is denied."""
+        if self.state is TradingState.HALTED:
+            return self._deny("halted")
+        signed = order.size if order.side == "buy" else -order.size
+        reduces = position_units * signed < 0 and order.size <= abs(position_units) + _EPS_UNITS
+        if self.state is TradingState.REDUCING:
+            pending_reducing = orders.exposure(order.side)
+            if not reduces or order.size + pending_reducing > abs(position_units) + _EPS_UNITS:
+                return self._deny("reducing_only")
+        opposite = orders.best_own("sell" if order.side == "buy" else "buy")
+        if opposite is not None and ((order.side == "buy" and order.price >= opposite)
+                                     or (order.side == "sell" and order.price <= opposite)):
+            return self._deny("self_trade")
+        if not reduces:
+            worst = position_units + (orders.exposure("buy") + order.size if order.side == "buy"
+                                      else -(orders.exposure("sell") + order.size))
+            if abs(worst) > self.limits.max_position_units + _EPS_UNITS:
+                return self._deny("max_position_units")
+            price = max(order.price, mid)
+            if abs(worst) * price > self.limits.max_inventory_notional + 1e-9:
+                return self._deny("max_inventory_notional")
+        return ""
+
+    def _deny(self, reason: str) -> str:
+        self.denied[reason] = self.denied.get(reason, 0) + 1
+        return reason
