@@ -149,9 +149,10 @@ class PaperRegimes(_Model):
     """The four regimes the paper market switches between. Each is sized to trip the guard
     it exists to exercise within a few simulated minutes."""
 
-    # Median |1m return| of SOL is about 5 bps in the shared klines, i.e. sigma near 4-7 bps.
+    # Median |1m return| of SOL is about 5 bps in the shared klines, i.e. sigma near 4-7 bps;
+    # 3 bps of diffusion plus the sweeps' price impact (below) lands there.
     calm: RegimeParams = RegimeParams(
-        drift_bps_per_min=0.0, vol_bps_per_min=4.0, mean_duration_s=180.0, entry_weight=4.0)
+        drift_bps_per_min=0.0, vol_bps_per_min=3.0, mean_duration_s=180.0, entry_weight=4.0)
     # 20 bps/min crosses the seed's +12 bps / 45 s up-trend trigger (15 bps expected) over noise of ~5 bps.
     trend_up: RegimeParams = RegimeParams(
         drift_bps_per_min=20.0, vol_bps_per_min=6.0, mean_duration_s=90.0, entry_weight=1.0)
@@ -185,8 +186,10 @@ class PaperConfig(_Model):
     latency_s: NonNegativeFloat = 0.0          # order acknowledgement delay
     trades_per_s: PositiveFloat = 2.0          # public trade prints
     trade_size_mean_units: PositiveFloat = 0.5  # public print sizes are exponential with this mean
-    sweep_prob: Annotated[float, Field(ge=0, le=1)] = 0.08  # share of prints that sweep past the touch
+    sweep_prob: Annotated[float, Field(ge=0, le=1)] = 0.05  # share of prints that sweep past the touch
     sweep_depth_bps_mean: PositiveFloat = 5.0  # how far past the touch a sweep reaches (exponential mean)
+    sweep_impact_frac: Annotated[float, Field(ge=0, le=1)] = 0.3  # share of a sweep's depth the mid keeps
+                                               # (informed flow: what makes a maker's fills adverse)
     regimes: PaperRegimes = PaperRegimes()
     start_regime: RegimeName = "calm"          # where the Markov chain starts (ignored with a script)
     script: tuple[ScriptStep, ...] = ()        # fixed regime sequence, last regime held; empty = Markov chain

