@@ -115,6 +115,7 @@ class CompiledSet:
     condition_python: str
     policies: tuple[str, ...]
     files: tuple[str, ...] = field(default=())
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)   # policy -> params as written
 
 
 def compile_set(loaded: list[LoadedPolicy], features: frozenset[str], version: str) -> CompiledSet:
@@ -306,7 +307,8 @@ class _SetCompiler:
         cond_fn, python = _compile_source(self.lines, self.used)
         return CompiledSet(self.version, tuple(rules), tuple(machines), cond_fn, len(self.lines), python,
                            tuple(lp.spec.policy for lp in self.loaded),
-                           tuple(str(lp.source.path) for lp in self.loaded))
+                           tuple(str(lp.source.path) for lp in self.loaded),
+                           {lp.spec.policy: dict(lp.spec.params) for lp in self.loaded})
 
     def _rule(self, lp: LoadedPolicy, i: int, rule, params: dict, linker: Linker) -> CompiledRule | None:
         loc: Loc = ("rules", i)

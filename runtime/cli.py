@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 import time
 from pathlib import Path
@@ -20,7 +19,8 @@ from rules.loader import load_policy_set, policy_files
 from runtime.config import Config, load_config
 from runtime.decisions import DecisionLog
 from runtime.features import FEATURE_NAMES, describe_catalog
-from runtime.loop import WallClock, run_trader
+from runtime.app import serve
+from runtime.loop import WallClock
 from runtime.market import market_spec
 from runtime.ports import Venue
 from runtime.telemetry import TelemetryServer, port_from_env
@@ -44,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--policies", type=Path, help="policy folder (default: runtime.policies_dir)")
     run.add_argument("--port", type=int, help="metrics/health port (default: $PORT or 8000; 0 = any free port)")
     run.add_argument("--decision-log", type=Path, help="decision trace JSONL (default: runtime.decision_log)")
+    run.add_argument("--shadow", type=Path, help="shadow policy folder: evaluated and logged every tick, never "
+                                                 "traded (default: <policies>/shadow if it exists)")
+    run.add_argument("--no-watch", action="store_true", help="do not reload policies/config on save "
+                                                            "(SIGHUP still reloads)")
 
     policy = sub.add_parser("policy", help="check policies")
     policy_sub = policy.add_subparsers(dest="policy_command", required=True)
@@ -111,6 +115,8 @@ def _run(args: argparse.Namespace, open_venue: VenueFactory) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     policies_dir = args.policies or Path(config.runtime.policies_dir)
     policies = load_policy_set([policies_dir], FEATURE_NAMES)
+    shadow_dir = args.shadow or (policies_dir / "shadow" if (policies_dir / "shadow").is_dir() else None)
+    shadow = load_policy_set([shadow_dir], FEATURE_NAMES) if shadow_dir else None
     try:
         port = args.port if args.port is not None else port_from_env()
     except ValueError as exc:
@@ -123,7 +129,7 @@ def _run(args: argparse.Namespace, open_venue: VenueFactory) -> int:
         print(f"error: venue.kind: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
     decisions = DecisionLog(args.decision_log or config.runtime.decision_log)
-    trader = Trader(config, market_spec(config.market), policies, decisions=decisions,
+    trader = Trader(config, market_spec(config.market), policies, decisions=decisions, shadow=shadow,
                     venue_name=config.venue.kind, start_ts=start)
     server = TelemetryServer(trader.status, trader.commands, port=port)
     try:
@@ -131,24 +137,23 @@ def _run(args: argparse.Namespace, open_venue: VenueFactory) -> int:
     except OSError as exc:
         print(f"error: cannot serve metrics: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
-    log.info("lighter-bot on %s via %s; policies %s (version %s, %d rules); metrics on %s/metrics",
+    log.info("lighter-bot on %s via %s; policies %s (version %s, %d rules)%s; metrics on %s/metrics",
              market_spec(config.market).symbol, config.venue.kind, policies_dir, policies.version,
-             len(policies.rules), server.url)
+             len(policies.rules), f"; shadow {shadow_dir} (version {shadow.version})" if shadow else "", server.url)
+    config_path = args.config or (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
     try:
-        asyncio.run(_run_until_signal(trader, venue, config, args.duration))
+        asyncio.run(_serve(trader, venue, config, args, policies_dir, shadow_dir, config_path))
     finally:
         server.stop()
         decisions.close()
     return EXIT_OK
 
 
-async def _run_until_signal(trader: Trader, venue: Venue, config: Config, duration_s: float | None) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    summary = await run_trader(trader, venue, WallClock(), tick_interval_s=config.runtime.tick_interval_s,
-                               duration_s=duration_s, stop=stop)
+async def _serve(trader: Trader, venue: Venue, config: Config, args: argparse.Namespace, policies_dir: Path,
+                 shadow_dir: Path | None, config_path: Path | None) -> None:
+    summary = await serve(trader, venue, WallClock(), tick_interval_s=config.runtime.tick_interval_s,
+                          policies_dir=policies_dir, shadow_dir=shadow_dir, config_path=config_path,
+                          watch=not args.no_watch, duration_s=args.duration, handle_signals=True)
     log.info("run ended (%s): %d ticks, %d late; %d fills, inventory %+.4f, realized PnL %.4f",
              summary.reason, summary.ticks, summary.ticks_late, trader.orders.fills_total,
              trader.features.values["inventory_units"], trader.features.values["realized_pnl_total"])

@@ -26,18 +26,29 @@ log = logging.getLogger("lighter_bot.loop")
 class Clock(Protocol):
     def now(self) -> float: ...
 
-    async def sleep_until(self, ts: float) -> None: ...
+    async def sleep_until(self, ts: float, wake: asyncio.Event) -> bool:
+        """Wait until `ts`; return True if `wake` was set first (then the loop ticks at once)."""
 
 
 class WallClock:
-    """Real time; ticks are paced with asyncio.sleep."""
+    """Real time; ticks are paced with asyncio.sleep, and a wake-up (a new policy set is
+    ready) cuts the wait short so a reload goes live without waiting for the next slot."""
 
     def now(self) -> float:
         return time.time()
 
-    async def sleep_until(self, ts: float) -> None:
+    async def sleep_until(self, ts: float, wake: asyncio.Event) -> bool:
         delay = ts - time.time()
-        await asyncio.sleep(delay if delay > 0 else 0)
+        if wake.is_set():
+            return True
+        if delay <= 0:
+            await asyncio.sleep(0)
+            return wake.is_set()
+        try:
+            await asyncio.wait_for(wake.wait(), delay)
+        except asyncio.TimeoutError:
+            return False
+        return True
 
 
 class SimulatedClock:
@@ -49,10 +60,11 @@ class SimulatedClock:
     def now(self) -> float:
         return self._now
 
-    async def sleep_until(self, ts: float) -> None:
+    async def sleep_until(self, ts: float, wake: asyncio.Event) -> bool:
         if ts > self._now:
             self._now = ts
         await asyncio.sleep(0)   # let other tasks (watchers, servers) run between ticks
+        return False
 
 
 @dataclass
@@ -66,10 +78,12 @@ class RunSummary:
 
 async def run_trader(trader: Trader, venue: Venue, clock: Clock, *, tick_interval_s: float,
                      duration_s: float | None = None, stop: asyncio.Event | None = None,
+                     wake: asyncio.Event | None = None,
                      between_ticks: Callable[[float], None] | None = None,
                      after_tick: Callable[[float], None] | None = None) -> RunSummary:
     """Tick until `duration_s` has passed or `stop` is set; always cancels everything at the end."""
     stop = stop or asyncio.Event()
+    wake = wake or asyncio.Event()
     await venue.start()
     trader.venue_healthy = venue.healthy
     start = clock.now()
@@ -85,9 +99,10 @@ async def run_trader(trader: Trader, venue: Venue, clock: Clock, *, tick_interva
                 break
             if next_ts > end:
                 break
-            await clock.sleep_until(next_ts)
+            woken = await clock.sleep_until(next_ts, wake)
+            wake.clear()
             now = clock.now()
-            if now - next_ts > tick_interval_s:
+            if not woken and now - next_ts > tick_interval_s:
                 late += 1
                 next_ts = now   # we fell behind: do not try to catch up with a burst of ticks
             if between_ticks is not None:
@@ -99,7 +114,8 @@ async def run_trader(trader: Trader, venue: Venue, clock: Clock, *, tick_interva
             if after_tick is not None:
                 after_tick(now)
             ticks += 1
-            next_ts += tick_interval_s
+            if not woken:
+                next_ts += tick_interval_s
     except Exception:
         reason = "error"
         raise

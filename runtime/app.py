@@ -1,0 +1,119 @@
+"""The running bot: trading loop, policy watchers, config watcher and signals, wired together.
+
+`serve` is what `lighter-bot run` executes and what the live-reload tests drive
+with real files on disk; the venue and clock are passed in, so it never imports an
+adapter.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+from typing import Callable
+
+from pydantic import BaseModel
+from watchfiles import awatch
+
+from rules.errors import InputError
+from runtime.config import Config, load_config
+from runtime.features import FEATURE_NAMES
+from runtime.loop import Clock, RunSummary, run_trader
+from runtime.ports import Venue
+from runtime.reload import DEBOUNCE_MS, STEP_MS, PolicyFolderWatcher, apply_outcome
+from runtime.trader import Trader
+
+log = logging.getLogger("lighter_bot.app")
+
+# Sections of config.yaml that take effect on save. The rest sizes state (feature
+# windows), names the market or venue, or is a hard limit: changing those needs a
+# restart, so a restart is what we ask for rather than half-applying them.
+RELOADABLE_SECTIONS = ("maker", "hedger")
+
+
+async def serve(trader: Trader, venue: Venue, clock: Clock, *, tick_interval_s: float,
+                policies_dir: Path, shadow_dir: Path | None = None, config_path: Path | None = None,
+                watch: bool = True, duration_s: float | None = None, stop: asyncio.Event | None = None,
+                after_tick: Callable[[float], None] | None = None,
+                handle_signals: bool = False) -> RunSummary:
+    """Run the trader until `duration_s` or `stop`, reloading policies and config as they change."""
+    stop = stop or asyncio.Event()
+    wake = asyncio.Event()
+    live = PolicyFolderWatcher(policies_dir, FEATURE_NAMES, "live", wake)
+    shadow = PolicyFolderWatcher(shadow_dir, FEATURE_NAMES, "shadow", wake) if shadow_dir else None
+    watchers_stop = asyncio.Event()
+    tasks = [asyncio.create_task(live.run(watchers_stop, watch))]
+    if shadow is not None:
+        tasks.append(asyncio.create_task(shadow.run(watchers_stop, watch)))
+    if watch and config_path is not None:
+        tasks.append(asyncio.create_task(_watch_config(trader, config_path, watchers_stop)))
+    if handle_signals:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: _force_reload(live, shadow))
+
+    def between_ticks(now: float) -> None:
+        outcome = live.take()
+        if outcome is not None:
+            apply_outcome(trader, outcome)
+        if shadow is not None:
+            outcome = shadow.take()
+            if outcome is not None:
+                apply_outcome(trader, outcome, shadow=True)
+
+    try:
+        return await run_trader(trader, venue, clock, tick_interval_s=tick_interval_s, duration_s=duration_s,
+                                stop=stop, wake=wake, between_ticks=between_ticks, after_tick=after_tick)
+    finally:
+        watchers_stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _force_reload(live: PolicyFolderWatcher, shadow: PolicyFolderWatcher | None) -> None:
+    log.info("SIGHUP: reloading policies")
+    live.request("SIGHUP")
+    if shadow is not None:
+        shadow.request("SIGHUP")
+
+
+async def _watch_config(trader: Trader, path: Path, stop: asyncio.Event) -> None:
+    path = path.resolve()
+    async for _ in awatch(path.parent, watch_filter=lambda _, p: Path(p) == path, debounce=DEBOUNCE_MS,
+                          step=STEP_MS, stop_event=stop, recursive=False):
+        try:
+            new = load_config(path)
+        except InputError as exc:
+            log.error("config reload rejected; keeping the running config:\n  %s",
+                      "\n  ".join(str(p) for p in exc.problems))
+            continue
+        apply_config(trader, new)
+
+
+def apply_config(trader: Trader, new: Config) -> list[str]:
+    """Apply the reloadable sections of `new`; return the changed keys that need a restart."""
+    old = trader.config
+    restart = [key for section in type(new).model_fields if section not in RELOADABLE_SECTIONS
+               for key in _changed_keys(getattr(old, section), getattr(new, section), section)]
+    applied = [key for section in RELOADABLE_SECTIONS
+               for key in _changed_keys(getattr(old, section), getattr(new, section), section)]
+    if applied:
+        trader.maker.config = new.maker
+        trader.hedger.config = new.hedger
+        trader.config = old.model_copy(update={"maker": new.maker, "hedger": new.hedger})
+        log.info("config reloaded: %s", ", ".join(applied))
+    if restart:
+        log.warning("config changes that need a restart were NOT applied (hard limits, market, venue and "
+                    "feature windows stay as started): %s", ", ".join(restart))
+    return restart
+
+
+def _changed_keys(old: BaseModel, new: BaseModel, prefix: str) -> list[str]:
+    out = []
+    for name in type(new).model_fields:
+        a, b = getattr(old, name), getattr(new, name)
+        if isinstance(a, BaseModel) and isinstance(b, BaseModel):
+            out += _changed_keys(a, b, f"{prefix}.{name}")
+        elif a != b:
+            out.append(f"{prefix}.{name} ({a} -> {b})")
+    return out
