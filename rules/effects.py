@@ -30,8 +30,7 @@ bot more careful; no effect can raise a hard limit (those live in runtime.risk).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
-from typing import Iterable, Literal
+from typing import Iterable, Literal, NamedTuple
 
 Merge = Literal["sum", "product", "min", "max", "or"]
 
@@ -63,9 +62,12 @@ NON_NEGATIVE = frozenset({"size_mult", "size_cap_units", "bid_cooldown_s", "ask_
                           "hedge_max_slippage_bps", "hedge_cross_bps", "hedge_cooldown_s", "hedge_max_chase_bps"})
 
 
-@dataclass(frozen=True, slots=True)
-class Effects:
-    """The merged effects of every firing rule and current state for one tick."""
+class Effects(NamedTuple):
+    """The merged effects of every firing rule and current state for one tick.
+
+    A NamedTuple, not a frozen dataclass: it is built on every tick with expression-valued
+    effects, and a tuple is constructed about ten times faster.
+    """
 
     spread_add_bps: float = 0.0
     bid_spread_add_bps: float = 0.0
@@ -88,16 +90,12 @@ class Effects:
 
     def non_neutral(self) -> dict[str, float | bool]:
         """Only the effects some rule set, for traces and `explain`."""
-        out = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if value != MERGES[f.name][1]:
-                out[f.name] = value
-        return out
+        return {name: value for name, value, (_, neutral) in zip(self._fields, self, MERGES.values())
+                if value != neutral}
 
 
 NEUTRAL = Effects()
-assert tuple(f.name for f in fields(Effects)) == tuple(MERGES), "Effects fields and MERGES must match"
+assert Effects._fields == tuple(MERGES), "Effects fields and MERGES must match"
 
 
 def valid_value(name: str, value: float | bool) -> bool:
@@ -109,13 +107,15 @@ def valid_value(name: str, value: float | bool) -> bool:
     return not (name in NON_NEGATIVE and value < 0)
 
 
-def merge(contributions: Iterable[tuple[str, float | bool]]) -> Effects:
-    """Combine (effect name, value) pairs from all firing rules and states into one Effects."""
-    acc: list[float | bool | None] = [neutral for _, neutral in MERGES.values()]
-    kinds = [kind for kind, _ in MERGES.values()]
+_KINDS = tuple(kind for kind, _ in MERGES.values())
+_NEUTRALS = tuple(neutral for _, neutral in MERGES.values())
+
+
+def accumulate(acc: list, contributions: Iterable[tuple[str, float | bool]]) -> list:
+    """Fold (effect name, value) pairs into `acc` (a list in MERGES order) and return it."""
     for name, value in contributions:
         i = EFFECT_INDEX[name]
-        kind = kinds[i]
+        kind = _KINDS[i]
         current = acc[i]
         if kind == "sum":
             acc[i] = current + value
@@ -127,4 +127,13 @@ def merge(contributions: Iterable[tuple[str, float | bool]]) -> Effects:
             acc[i] = value if value > current else current
         elif current is None or value < current:  # min
             acc[i] = value
-    return Effects(*acc)
+    return acc
+
+
+def neutral_accumulator() -> list:
+    return list(_NEUTRALS)
+
+
+def merge(contributions: Iterable[tuple[str, float | bool]]) -> Effects:
+    """Combine (effect name, value) pairs from all firing rules and states into one Effects."""
+    return Effects._make(accumulate(list(_NEUTRALS), contributions))

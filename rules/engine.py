@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
-from rules.effects import NEUTRAL, Effects, merge, valid_value
+from rules.effects import NEUTRAL, Effects, accumulate, neutral_accumulator, valid_value
 from rules.ruleset import CompiledMachine, CompiledRule, CompiledSet, EffectBlock, Failure
 
 INACTIVE, PENDING, FIRING, COOLDOWN = 0, 1, 2, 3
@@ -52,12 +52,11 @@ class MachineState:
     pending: list[float | None] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """The outcome of one evaluation. `seq` numbers decision-trace lines; intents carry it."""
+class Decision(NamedTuple):
+    """The outcome of one evaluation. `seq` numbers decision-trace lines; intents carry it.
+    `trace` is built only when something changed (`changed`), so the hot path stays cheap."""
 
     seq: int
-    ts: float
     effects: Effects
     changed: bool
     trace: dict[str, Any] | None
@@ -88,8 +87,14 @@ class PolicyEngine:
         self._last_conds: tuple | None = None
         self._deadline = -math.inf
         self._firing: list[int] = []
-        self._dynamic = False
+        # Merged constant effects of what is firing, and the blocks whose values are
+        # expressions; rebuilt only when the firing set or a state changes.
+        self._static_acc: list = neutral_accumulator()
+        self._dynamic: list[tuple[str, EffectBlock]] = []
+        self._dynamic_values: list[tuple] = []
         self._effects = NEUTRAL
+        self._swapped = False     # a new set arrived: re-merge and trace on the next tick
+        self._decision = Decision(0, NEUTRAL, False, None)
         self._seq = 0
         self.errors: dict[str, str] = {}
         self.errors_total = 0
@@ -102,13 +107,20 @@ class PolicyEngine:
         if conds != self._last_conds or now >= self._deadline:
             changed = self._step(conds, now)
             self._last_conds = conds
+        if changed or self._swapped:
+            self._rebuild_static()
+            self._swapped = False
+            changed = True
         if changed or self._dynamic:
-            self._effects = self._merge(features)
-        trace = None
+            effects = self._merge(features, changed)
+            if effects is not self._effects:
+                self._effects = effects
+                self._decision = Decision(self._seq, effects, False, None)
         if changed:
             self._seq += 1
-            trace = self.trace(features, now)
-        return Decision(self._seq, now, self._effects, changed, trace)
+            self._decision = Decision(self._seq, self._effects, False, None)
+            return Decision(self._seq, self._effects, True, self.trace(features, now))
+        return self._decision
 
     def _step(self, conds: tuple, now: float) -> bool:
         deadline = math.inf
@@ -219,23 +231,41 @@ class PolicyEngine:
         self.errors[key] = error
         self.errors_total += 1
 
-    def _merge(self, features: Mapping[str, float]) -> Effects:
-        contributions: list[tuple[str, Any]] = []
-        dynamic = False
-        for i in self._firing:
-            rule = self._rules[i]
-            dynamic |= self._collect(rule.key, rule.effects, features, contributions)
-        for j, machine in enumerate(self._machines):
-            dynamic |= self._collect(machine.name, machine.effects[self._current[j]], features, contributions)
-        self._dynamic = dynamic
-        return merge(contributions) if contributions else NEUTRAL
+    def _sources(self) -> list[tuple[str, EffectBlock]]:
+        """(label, effect block) of every firing rule and every machine's current state."""
+        out = [(self._rules[i].key, self._rules[i].effects) for i in self._firing]
+        out += [(m.name, m.effects[self._current[j]]) for j, m in enumerate(self._machines)]
+        return out
 
-    def _collect(self, key: str, block: EffectBlock, features: Mapping[str, float],
-                 out: list[tuple[str, Any]]) -> bool:
-        out.extend(block.static)
-        if block.dynamic is None:
-            return False
-        values = block.dynamic(features, self._status, self._current, self._vars)
+    def _rebuild_static(self) -> None:
+        acc = neutral_accumulator()
+        dynamic = []
+        for key, block in self._sources():
+            accumulate(acc, block.static)
+            if block.dynamic is not None:
+                dynamic.append((key, block))
+        self._static_acc, self._dynamic = acc, dynamic
+
+    def _merge(self, features: Mapping[str, float], changed: bool) -> Effects:
+        """Static effects merged once per change, plus expression values; the previous Effects
+        object is returned as is when no expression value moved (the common case)."""
+        if not self._dynamic:
+            return Effects._make(self._static_acc) if changed else self._effects
+        values = [block.dynamic(features, self._status, self._current, self._vars) for _, block in self._dynamic]
+        if not changed and values == self._dynamic_values:
+            return self._effects
+        self._dynamic_values = values
+        found: list[tuple[str, Any]] = []
+        for (key, block), row in zip(self._dynamic, values):
+            self._check_dynamic(key, block, row, found)
+        return Effects._make(accumulate(list(self._static_acc), found))
+
+    def _collect_dynamic(self, key: str, block: EffectBlock, features: Mapping[str, float],
+                         out: list[tuple[str, Any]]) -> None:
+        self._check_dynamic(key, block, block.dynamic(features, self._status, self._current, self._vars), out)
+
+    def _check_dynamic(self, key: str, block: EffectBlock, values: tuple, out: list[tuple[str, Any]]) -> None:
+        """Keep the applicable values; a failed or unusable one is reported against its rule."""
         for name, value in zip(block.dynamic_names, values):
             if type(value) is Failure:
                 self._fail(key, value.error)
@@ -243,7 +273,12 @@ class PolicyEngine:
                 self._fail(key, f"{name} evaluated to {value!r}, which cannot be applied")
             else:
                 out.append((name, value))
-        return True
+
+    def _collect(self, key: str, block: EffectBlock, features: Mapping[str, float],
+                 out: list[tuple[str, Any]]) -> None:
+        out.extend(block.static)
+        if block.dynamic is not None:
+            self._collect_dynamic(key, block, features, out)
 
     # -- introspection ------------------------------------------------------------------------
     def contributions(self, features: Mapping[str, float]) -> list[tuple[str, str, Any]]:
@@ -356,5 +391,6 @@ class PolicyEngine:
         self._last_conds = None
         self._deadline = -math.inf
         self.errors = {k: v for k, v in self.errors.items() if k in {r.key for r in new.rules}}
-        self._dynamic = True   # force a merge on the next tick
+        self._last_conds = None   # forces a full step on the next tick
+        self._swapped = True
         return SwapReport(tuple(kept), tuple(changed), tuple(added), tuple(removed))

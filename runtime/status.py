@@ -64,6 +64,8 @@ class OperatorCommands:
         self._queue.put((action, reason))
 
     def drain(self) -> list[tuple[OperatorAction, str]]:
+        if self._queue.empty():   # the common case, checked without raising queue.Empty every tick
+            return []
         out = []
         while True:
             try:

@@ -95,7 +95,7 @@ class Trader:
         intents: list[Intent] = []
         for action, reason in self.commands.drain():
             intents += self.risk.operator(action, reason)
-        reason = ", ".join(self.policies.firing())
+        reason = ", ".join(self.policies.firing()) if effects.reduce_only or effects.halt else ""
         intents += self.risk.update(values["inventory_units"], values["mid"], effects.reduce_only, effects.halt,
                                     reason)
         state = self.risk.state

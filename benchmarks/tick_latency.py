@@ -1,0 +1,167 @@
+"""Microseconds per tick: rule evaluation of the policy set, and the whole tick.
+
+    python benchmarks/tick_latency.py [--ticks N]
+
+1. Rule evaluation: `PolicyEngine.evaluate(features, now)` on the shipped policies
+   and on the shipped policies plus generated rules (about 30 rules), with feature
+   values replayed from a paper run so conditions flip as they do live. For
+   reference, the same conditions through simpleeval pre-parsed, and through
+   simpleeval parsing on every call.
+2. Whole tick: `Trader.on_events` + `Trader.tick` (features, rules, maker, hedger,
+   risk gate) over a simulated paper run; the paper venue's own simulation is
+   timed separately and not included.
+
+Runs on one core (the loop is single-threaded). Figures vary with machine load;
+take the median of a few runs.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from simpleeval import SimpleEval  # noqa: E402
+
+from adapters.paper.venue import PaperVenue  # noqa: E402
+from rules.engine import PolicyEngine  # noqa: E402
+from rules.expr import clamp  # noqa: E402
+from rules.loader import load_texts, policy_files  # noqa: E402
+from runtime.config import Config  # noqa: E402
+from runtime.features import FEATURE_NAMES  # noqa: E402
+from runtime.market import market_spec  # noqa: E402
+from runtime.trader import Trader  # noqa: E402
+
+EXTRA_RULES = """
+policy: bench_extra
+params: {k: 1.5}
+rules:
+""" + "".join(f"""
+  - name: r{i}
+    when: vol_bps * k > {10 + i} and abs(trend_bps) < {20 + i} or inventory_frac > 0.{i + 1}
+    until: vol_bps < {5 + i}
+    then: {{spread_add_bps: {i % 3}, size_mult: 0.9{i}}}
+""" for i in range(15))
+
+
+def shipped_texts() -> list[tuple[Path, str]]:
+    return [(p, p.read_text()) for p in policy_files([REPO / "policies"])]
+
+
+def record_features(config: Config, ticks: int) -> list[dict[str, float]]:
+    """Feature vectors of a paper run, one per tick (so conditions change as they do live)."""
+    import asyncio
+
+    from runtime.loop import SimulatedClock, run_trader
+    from rules.loader import load_policy_set
+
+    trader = Trader(config, market_spec(config.market), load_policy_set([REPO / "policies"], FEATURE_NAMES))
+    venue = PaperVenue(market_spec(config.market), config.venue.paper, 0.0)
+    out: list[dict[str, float]] = []
+    asyncio.run(run_trader(trader, venue, SimulatedClock(0.0), tick_interval_s=config.runtime.tick_interval_s,
+                           duration_s=ticks * config.runtime.tick_interval_s,
+                           after_tick=lambda now: out.append(dict(trader.features.values))))
+    return out[:ticks]
+
+
+def time_engine(texts, vectors, interval_s: float) -> tuple[float, int, int]:
+    compiled = load_texts(texts, FEATURE_NAMES)
+    engine = PolicyEngine(compiled)
+    start = time.perf_counter()
+    for i, features in enumerate(vectors):
+        engine.evaluate(features, i * interval_s)
+    elapsed = time.perf_counter() - start
+    return elapsed / len(vectors) * 1e6, len(compiled.rules), compiled.n_conditions
+
+
+def condition_sources(texts) -> list[str]:
+    """Every condition of the set as written, with params substituted, for the simpleeval baselines."""
+    import yaml
+
+    sources = []
+    for _, text in texts:
+        doc = yaml.safe_load(text)
+        params = {k: v for k, v in doc.get("params", {}).items() if not isinstance(v, str)}
+        for rule in doc.get("rules", []):
+            for key in ("when", "until"):
+                if isinstance(rule.get(key), str) and "active(" not in rule[key] and "state" not in rule[key]:
+                    sources.append((rule[key], params))
+    return sources
+
+
+def time_simpleeval(sources, vectors, parse_every_call: bool) -> float:
+    functions = {"abs": abs, "min": min, "max": max, "clamp": clamp}
+    evaluator = SimpleEval(functions=functions)
+    parsed = [(ast.parse(src.strip()).body[0].value, params) for src, params in sources]
+    n = min(len(vectors), 2000 if parse_every_call else 20000)
+    start = time.perf_counter()
+    for features in vectors[:n]:
+        for (src, params), (tree, _) in zip(sources, parsed):
+            evaluator.names = {**features, **params}
+            if parse_every_call:
+                evaluator.eval(src)
+            else:
+                evaluator._eval(tree)
+    return (time.perf_counter() - start) / n * 1e6
+
+
+def time_whole_tick(config: Config, ticks: int) -> tuple[float, float, float, int]:
+    from rules.loader import load_policy_set
+
+    trader = Trader(config, market_spec(config.market), load_policy_set([REPO / "policies"], FEATURE_NAMES))
+    venue = PaperVenue(market_spec(config.market), config.venue.paper, 0.0)
+    import asyncio
+
+    asyncio.run(venue.start())
+    trader.venue_healthy = venue.healthy
+    interval = config.runtime.tick_interval_s
+    tick_times = []
+    venue_s = 0.0
+    for i in range(ticks):
+        now = i * interval
+        t0 = time.perf_counter()
+        events = venue.drain(now)
+        t1 = time.perf_counter()
+        trader.on_events(events)
+        intents = trader.tick(now)
+        t2 = time.perf_counter()
+        venue.submit(intents, now)
+        venue_s += t1 - t0
+        tick_times.append(t2 - t1)
+    tick_times.sort()
+    median = statistics.median(tick_times) * 1e6
+    p99 = tick_times[int(len(tick_times) * 0.99)] * 1e6
+    return sum(tick_times) / ticks * 1e6, median, p99, trader.orders.fills_total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ticks", type=int, default=24000, help="ticks per measurement (default 24000 = 100 min)")
+    args = parser.parse_args()
+    config = Config()
+    interval = config.runtime.tick_interval_s
+    vectors = record_features(config, args.ticks)
+    shipped = shipped_texts()
+    extended = shipped + [(Path("bench_extra.yaml"), EXTRA_RULES)]
+    print(f"python {sys.version.split()[0]}, {len(vectors)} ticks of replayed paper features\n")
+    print("rule evaluation (PolicyEngine.evaluate, compiled fused function + rule state machines):")
+    for label, texts in (("shipped policies", shipped), ("shipped + 15 generated rules", extended)):
+        runs = [time_engine(texts, vectors, interval) for _ in range(3)]
+        us, n_rules, n_cond = min(runs)
+        print(f"  {label:30s} {n_rules:3d} rules, {n_cond:3d} conditions: {us:6.2f} us/tick (best of 3)")
+    sources = condition_sources(extended)
+    print(f"reference, the {len(sources)} plain conditions of the extended set through simpleeval:")
+    print(f"  pre-parsed AST                                      {time_simpleeval(sources, vectors, False):8.1f} us/tick")
+    print(f"  parsed on every call                                {time_simpleeval(sources, vectors, True):8.1f} us/tick")
+    mean, median, p99, fills = time_whole_tick(config, args.ticks)
+    print("\nwhole tick (Trader.on_events + Trader.tick: features, rules, maker, hedger, risk), shipped policies:")
+    print(f"  mean {mean:.1f} us, median {median:.1f} us, p99 {p99:.1f} us over {args.ticks} ticks ({fills} fills)")
+
+
+if __name__ == "__main__":
+    main()
