@@ -111,7 +111,8 @@ class HedgerConfig(_Model):
     max_slippage_bps: PositiveFloat = 12.0     # seed: max_slippage_bps 12
     passive_wait_s: PositiveFloat = 0.25       # seed: passive 0.25 s wait
     passive_offset_bps: NonNegativeFloat = 2.0  # seed: @ 2 bps
-    aggressive_after_s: PositiveFloat = 8.0    # seed: forces aggressive cross after 8 s exposure
+    aggressive_after_s: PositiveFloat = 8.0    # seed: forces aggressive cross after 8 s exposure (a backstop:
+                                               # policies/hedger_escalation.yaml may force it sooner)
     cross_bps: NonNegativeFloat = 4.0          # how far past the touch a cross is priced by default
     cooldown_s: NonNegativeFloat = 0.0         # pause between hedge clips (policies may lengthen it)
     max_chase_bps: PositiveFloat = 12.0        # abandon a planned cross once mid moved this far from the plan
@@ -128,7 +129,6 @@ class RiskConfig(_Model):
 
     max_position_units: PositiveFloat = 0.3    # seed: guard.max_position_units 0.3
     max_inventory_notional: PositiveFloat = 50.0  # seed: guard.max_inventory_notional 50
-    block_backoff_s: NonNegativeFloat = 5.0    # seed: 5 s backoff on block
     kill_switch: bool = False                  # true: start HALTED and stay there
 
 
