@@ -93,7 +93,9 @@ class PolicyEngine:
         self._dynamic: list[tuple[str, EffectBlock]] = []
         self._dynamic_values: list[tuple] = []
         self._effects = NEUTRAL
-        self._swapped = False     # a new set arrived: re-merge and trace on the next tick
+        # A new set arrived: re-merge and trace on the next tick. True at start too, because the
+        # machines' initial states apply effects before anything fires or switches.
+        self._swapped = True
         self._decision = Decision(0, NEUTRAL, False, None)
         self._seq = 0
         self.errors: dict[str, str] = {}

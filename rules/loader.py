@@ -49,6 +49,14 @@ def parse_policy(text: str, path: Path | str) -> LoadedPolicy:
         spec = PolicySpec.model_validate(source.data)
     except ValidationError as exc:
         raise PolicyError(validation_problems(exc, source, PolicySpec)) from None
+    seen: set[str] = set()
+    duplicates = []
+    for i, rule in enumerate(spec.rules):
+        if rule.name in seen:
+            duplicates.append(source.problem(("rules", i, "name"), f"rule name {rule.name!r} is used twice"))
+        seen.add(rule.name)
+    if duplicates:
+        raise PolicyError(duplicates)
     return LoadedPolicy(spec, source)
 
 

@@ -242,7 +242,7 @@ class _SetCompiler:
         if not isinstance(raw, str) or parse_duration(raw) is None:
             self.problems.append(lp.source.problem(loc, f'{ref!r} is not a duration param of this policy '
                                                         f'(expected a duration like "30s" or such a param)'))
-            return 0.0
+            return 0.0, None
         used.add(ref)
         return params[ref], None
 
@@ -424,11 +424,14 @@ def _prologue(idents: set[str]) -> list[str]:
 def _compile_source(exprs: list[str], idents: set[str]) -> tuple[Callable[..., tuple], str]:
     body = ["def _fused(F, R, M, V):", *_prologue(idents)]
     for i, python in enumerate(exprs):
-        body += ["    try:", f"        c{i} = {python}", "    except Exception as exc:", f"        c{i} = _Failure(exc)"]
+        body += ["    try:", f"        c{i} = {python}", "    except _Exception as exc:", f"        c{i} = _Failure(exc)"]
     body.append(f"    return ({''.join(f'c{i}, ' for i in range(len(exprs)))})")
     source = "\n".join(body)
     namespace: dict[str, Any] = dict(COMPILED_GLOBALS)
     namespace["_Failure"] = Failure
+    # The compiled code runs without builtins, so the name it catches must be bound here;
+    # otherwise a ZeroDivisionError becomes a NameError that escapes the whole fused function.
+    namespace["_Exception"] = Exception
     exec(compile(source, "<policy-set>", "exec"), namespace)  # noqa: S102 - source built from checked ASTs only
     return namespace["_fused"], source
 

@@ -33,8 +33,8 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator, \
-    model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, ValidationInfo, \
+    field_validator, model_validator
 
 IDENTIFIER = r"^[a-z][a-z0-9_]*$"
 METRIC_NAME = r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"
@@ -163,21 +163,28 @@ class TransitionSpec(_Strict):
 class StatesSpec(_Strict):
     """A state machine (e.g. the defensive / aggressive regime)."""
 
+    # `states` comes before `initial` so that `initial` is checked against it, and located at its own line.
+    states: dict[Annotated[str, Field(pattern=IDENTIFIER)], StateSpec]
     initial: Identifier
     min_dwell: DurationRef | None = None
     telemetry: MetricName | None = None
-    states: dict[Annotated[str, Field(pattern=IDENTIFIER)], StateSpec]
     transitions: list[TransitionSpec] = []
 
     _durations = field_validator("min_dwell", mode="before")(
         classmethod(lambda cls, v: v if v is None else _check_duration_ref(v)))
 
+    @field_validator("initial")
+    @classmethod
+    def _known_initial(cls, initial: str, info: ValidationInfo) -> str:
+        states = info.data.get("states")
+        if states is not None and initial not in states:
+            raise ValueError(f"initial state {initial!r} is not one of: {', '.join(states)}")
+        return initial
+
     @model_validator(mode="after")
     def _consistent(self) -> "StatesSpec":
         if len(self.states) < 2:
             raise ValueError("a state machine needs at least two states")
-        if self.initial not in self.states:
-            raise ValueError(f"initial state {self.initial!r} is not one of: {', '.join(self.states)}")
         for i, t in enumerate(self.transitions):
             for name in t.sources + [t.to]:
                 if name not in self.states:
@@ -209,12 +216,8 @@ class PolicySpec(_Strict):
         return params
 
     @model_validator(mode="after")
-    def _unique_rules(self) -> "PolicySpec":
-        seen: set[str] = set()
-        for rule in self.rules:
-            if rule.name in seen:
-                raise ValueError(f"rule name {rule.name!r} is used twice")
-            seen.add(rule.name)
+    def _not_empty(self) -> "PolicySpec":
+        # Unique rule names are checked by rules.loader.parse_policy, which can point at the line.
         if not self.rules and self.states is None:
             raise ValueError("a policy needs at least one rule or a states block")
         return self

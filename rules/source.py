@@ -145,7 +145,7 @@ def _explain(err: dict[str, Any], model: type[BaseModel], loc: Loc) -> str:
         msg = msg[len("Value error, "):]
     elif msg.startswith("Input should be"):
         msg = "expected" + msg[len("Input should be"):]
-    if kind != "missing" and not isinstance(got, (dict, list)):
+    if kind != "missing" and not isinstance(got, (dict, list)) and f"got {got!r}" not in msg:
         msg += f", got {got!r}"
     return msg
 

@@ -20,7 +20,8 @@ Fraction = Annotated[float, Field(gt=0, le=1)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # inf/nan would silently disable a limit (`max_position_units: .inf`); refuse them.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class MarketConfig(_Model):

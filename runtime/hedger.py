@@ -116,6 +116,8 @@ class Hedger:
             price = self.market.quantize_price(max(mid * (1 + offset), features["best_ask"]), "sell")
         else:
             price = self.market.quantize_price(min(mid * (1 - offset), features["best_bid"] or mid), "buy")
+        # The venue checks the notional at the order's own price, not at the mid the clip was sized at.
+        size = max(size, self.market.min_size_at(price))
         if live is not None:
             fresh = now - live.placed_ts < self.config.passive_wait_s
             if fresh or (live.tif == "post_only" and abs(live.price - price) < self.market.tick / 2
@@ -154,5 +156,6 @@ class Hedger:
         self.mode = "aggressive"
         self.crosses_total += 1
         # Rounding with `side` rounds a sell limit up and a buy limit down: never past the cap.
-        return [PlaceOrder(next_id(), side, self.market.quantize_price(limit, side), size, "ioc", "hedge",
+        price = self.market.quantize_price(limit, side)
+        return [PlaceOrder(next_id(), side, price, max(size, self.market.min_size_at(price)), "ioc", "hedge",
                            reduce_only=True)]

@@ -101,13 +101,15 @@ class Maker:
             best_ask = features["best_ask"]
             if best_ask > 0 and price >= best_ask:
                 price = market.quantize_price(best_ask - market.tick, "buy")
-            bid = Quote("buy", price, size) if price > 0 else None
+            # The venue checks the notional at the order's own price, which for a bid is below the mid
+            # the size was floored at: re-check there, or a bid a few bps down is refused (21706).
+            bid = Quote("buy", price, max(size, market.min_size_at(price))) if price > 0 else None
         if not ask_reason:
             price = market.quantize_price(mid * (1 + (half + effects.ask_spread_add_bps) * BPS), "sell")
             best_bid = features["best_bid"]
             if best_bid > 0 and price <= best_bid:
                 price = market.quantize_price(best_bid + market.tick, "sell")
-            ask = Quote("sell", price, size)
+            ask = Quote("sell", price, max(size, market.min_size_at(price)))
         return QuotePlan(bid, ask, spread, bid_reason, ask_reason)
 
     def _blocked(self, side: Side, paused: bool, cooldown_s: float, allowed: bool, now: float) -> str:

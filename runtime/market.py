@@ -70,8 +70,15 @@ class MarketSpec:
         return (
             price > 0
             and size >= self.min_base_units - _EPS_STEPS * self.lot
-            and size * price >= self.min_quote - 1e-9
+            and size * price >= self.min_quote - self._notional_slack
         )
+
+    @property
+    def _notional_slack(self) -> float:
+        """Float noise to forgive in `size * price`: less than half the notional grid (one tick times
+        one lot), so a real shortfall of one grid step is never forgiven, e.g. with 6 price and 3 size
+        decimals a notional of min_quote - 1e-9 is a whole step short and the venue refuses it."""
+        return min(1e-9, 0.5 * 10.0 ** -(self.price_decimals + self.size_decimals))
 
 
 def market_spec(config) -> MarketSpec:

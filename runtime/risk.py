@@ -112,7 +112,11 @@ class RiskGate:
         if self.state is TradingState.HALTED:
             return self._deny("halted")
         signed = order.size if order.side == "buy" else -order.size
-        reduces = position_units * signed < 0 and order.size <= abs(position_units) + _EPS_UNITS
+        # Reducing means: even if every live order on this side filled with it, the position ends on
+        # the same side of flat, closer to it. Judged alone, a stack of sells against a long could
+        # each "reduce" and together overshoot far past the limit on the short side.
+        reduces = (position_units * signed < 0
+                   and order.size + orders.exposure(order.side) <= abs(position_units) + _EPS_UNITS)
         if self.state is TradingState.REDUCING:
             pending_reducing = orders.exposure(order.side)
             if not reduces or order.size + pending_reducing > abs(position_units) + _EPS_UNITS:

@@ -1,0 +1,195 @@
+"""Quantization and sizing: every order the maker builds is one the venue accepts.
+
+The seed bot was refused with Lighter error 21706 (order below the minimum size or notional).
+These properties pin down what prevents it: prices on whole ticks and rounded away from the
+touch, sizes on whole lots and never above what was asked, `min_size_at` exactly the smallest
+valid size, and maker quotes valid at their own price for any mid, volatility and policy effects.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from rules.effects import NEUTRAL
+from runtime.config import Config, MakerConfig
+from runtime.maker import Maker
+from runtime.market import MarketSpec, market_spec
+
+SOL = market_spec(Config().market)
+
+specs = st.builds(
+    lambda price_decimals, size_decimals, min_base_lots, min_quote: MarketSpec(
+        2, "SOL", price_decimals, size_decimals, round(min_base_lots * 10.0 ** -size_decimals, size_decimals),
+        min_quote),
+    st.integers(0, 6), st.integers(0, 6), st.integers(1, 1000), st.sampled_from([0.0, 1.0, 10.0, 25.0]),
+)
+prices = st.floats(0.01, 200_000, allow_nan=False)
+sizes = st.floats(0, 1_000, allow_nan=False)
+
+
+def whole(value: float, decimals: int) -> bool:
+    """`value`, written out as it is sent, has at most `decimals` decimals (a whole number of steps)."""
+    return Decimal(repr(value)).normalize().as_tuple().exponent >= -decimals
+
+
+@given(specs, prices)
+def test_quantized_prices_are_whole_ticks_rounded_away_from_the_touch(spec, price):
+    bid = spec.quantize_price(price, "buy")
+    ask = spec.quantize_price(price, "sell")
+    slack = spec.tick * 1e-6
+    assert whole(bid, spec.price_decimals) and whole(ask, spec.price_decimals)
+    assert bid <= price + slack and price - bid < spec.tick + slack      # bids round down, by less than a tick
+    assert ask >= price - slack and ask - price < spec.tick + slack      # asks round up, by less than a tick
+    assert spec.price_ticks(price, "buy") <= spec.price_ticks(price, "sell")
+
+
+@pytest.mark.parametrize("price, bid, ask", [
+    (185.1234, 185.123, 185.124),
+    (185.123, 185.123, 185.123),         # already on a tick: unchanged on both sides
+    (0.1 + 0.2, 0.3, 0.3),               # 0.30000000000000004 is float noise, not a tick above 0.3
+])
+def test_price_quantization_examples(price, bid, ask):
+    assert (SOL.quantize_price(price, "buy"), SOL.quantize_price(price, "sell")) == (bid, ask)
+
+
+@given(specs, sizes)
+def test_quantized_sizes_are_whole_lots_never_above_the_input(spec, size):
+    q = spec.quantize_size(size)
+    assert whole(q, spec.size_decimals)
+    assert q <= size + spec.lot * 1e-6
+    assert size - q < spec.lot * (1 + 1e-6)
+    up = spec.round_up_size(size)
+    assert whole(up, spec.size_decimals) and up >= size - spec.lot * 1e-6 and up - size < spec.lot * (1 + 1e-6)
+
+
+def test_size_quantization_survives_float_noise():
+    assert SOL.quantize_size(0.064) == 0.064             # 0.064 / 0.001 is 63.99999999999999
+    assert SOL.quantize_size(0.0649) == 0.064
+    assert SOL.round_up_size(0.0641) == 0.065
+
+
+@settings(max_examples=300)
+@given(specs, st.integers(1, 10**9))
+def test_min_size_at_is_the_smallest_valid_size(spec, price_ticks):
+    # Orders carry prices on the tick grid, so that is where the venue's minimum is judged.
+    price = round(price_ticks / 10**spec.price_decimals, spec.price_decimals)
+    size = spec.min_size_at(price)
+    assert whole(size, spec.size_decimals)
+    assert spec.is_valid_order(price, size)
+    smaller = round(size - spec.lot, spec.size_decimals)
+    if smaller > 0:
+        assert not spec.is_valid_order(price, smaller)
+
+
+def test_one_notional_grid_step_short_is_refused_with_fine_decimals():
+    # 6 price decimals x 3 size decimals: notionals move in steps of 1e-9, so 1e-9 short is short.
+    spec = MarketSpec(1, "TINY", 6, 3, 0.001, 10.0)
+    assert spec.is_valid_order(0.000001, 10_000_000.0)                # exactly 10
+    assert not spec.is_valid_order(0.000001, 9_999_999.999)           # 9.999999999
+
+
+def test_is_valid_order_is_the_venue_minimums():
+    assert SOL.is_valid_order(185.0, 0.061)
+    assert not SOL.is_valid_order(185.0, 0.060)          # below min_base_units
+    assert SOL.is_valid_order(164.0, 0.061)              # 10.004 quote
+    assert not SOL.is_valid_order(163.0, 0.061)          # 9.943 quote < min_quote 10
+    assert not SOL.is_valid_order(0.0, 1.0)
+    assert SOL.min_size_at(100.0) == 0.1                  # the notional decides below ~164
+    assert SOL.min_size_at(185.0) == 0.061                # min_base_units decides above
+
+
+# -- the maker's sizes -------------------------------------------------------------------------------
+
+makers = st.builds(
+    lambda notional_floor, spread_bps: MakerConfig(notional_floor=notional_floor, spread_bps=spread_bps),
+    st.sampled_from([0.0, 5.0, 10.0, 10.5, 20.0]), st.sampled_from([4.0, 12.0, 30.0]))
+markets = st.builds(
+    lambda min_base, min_quote, size_decimals: MarketSpec(2, "SOL", 3, size_decimals, min_base, min_quote),
+    st.sampled_from([0.001, 0.01, 0.061, 0.1]), st.sampled_from([0.0, 1.0, 10.0]), st.sampled_from([3, 4]))
+effects = st.builds(
+    lambda size_mult, cap, spread_add, bid_add, ask_add: NEUTRAL._replace(
+        size_mult=size_mult, size_cap_units=cap, spread_add_bps=spread_add,
+        bid_spread_add_bps=bid_add, ask_spread_add_bps=ask_add),
+    st.floats(0, 5), st.one_of(st.none(), st.floats(0, 1)), st.floats(-10, 40),
+    st.sampled_from([0.0, 6.0, 50.0, 400.0]), st.sampled_from([0.0, 6.0, 50.0, 400.0]))
+
+
+def book(mid: float) -> dict[str, float]:
+    return {"mid": mid, "best_bid": mid * (1 - 1e-4), "best_ask": mid * (1 + 1e-4)}
+
+
+@settings(max_examples=400, deadline=None)
+@given(makers, markets, st.floats(1.0, 100_000), st.floats(0, 200), effects)
+def test_maker_quotes_are_always_valid_orders_within_the_size_band(config, market, mid, vol_bps, fx):
+    maker = Maker(config, market)
+    plan = maker.plan({**book(mid), "vol_bps": vol_bps}, fx, now=0.0)
+    quotes = [q for q in (plan.bid, plan.ask) if q is not None]
+    assert plan.ask is not None
+    for quote in quotes:
+        assert market.is_valid_order(quote.price, quote.size), (quote, market)     # never error 21706
+        assert whole(quote.size, market.size_decimals)
+        # What the venue (at the mid and at the quote's price) or the notional floor requires;
+        # nothing else may push a size past the band.
+        forced = max(market.min_size_at(quote.price), market.min_size_at(mid),
+                     market.round_up_size(config.notional_floor / mid))
+        upper = min(config.size_max_units, fx.size_cap_units if fx.size_cap_units is not None else float("inf"))
+        assert quote.size <= max(upper, forced) + 1e-12
+        lower = min(config.size_min_units, fx.size_cap_units if fx.size_cap_units is not None else float("inf"))
+        assert quote.size >= market.quantize_size(lower) - 1e-12
+        if fx.size_cap_units is None or fx.size_cap_units >= config.size_min_units:
+            assert quote.size >= config.size_min_units - 1e-12
+
+
+@given(st.floats(150, 250), st.floats(0, 100), st.floats(0.1, 3))
+def test_default_sol_quotes_sit_in_the_seed_size_band(mid, vol_bps, size_mult):
+    # At SOL prices the venue minimum (0.061) and notional floor (10.5) stay inside 0.061..0.072,
+    # except where 10.5 quote needs more than 0.072 SOL (mid below ~146), which this range avoids.
+    maker = Maker(Config().maker, SOL)
+    fx = NEUTRAL._replace(size_mult=size_mult)
+    plan = maker.plan({**book(mid), "vol_bps": vol_bps}, fx, now=0.0)
+    for quote in (plan.bid, plan.ask):
+        assert 0.061 <= quote.size <= 0.072
+        assert SOL.is_valid_order(quote.price, quote.size)
+
+
+def test_notional_floor_raises_size_at_low_prices():
+    maker = Maker(Config().maker, SOL)
+    plan = maker.plan({**book(100.0), "vol_bps": 0.0}, NEUTRAL, now=0.0)
+    assert plan.bid.size == plan.ask.size == 0.105           # 10.5 quote at 100, above size_max 0.072
+
+
+@given(st.floats(1, 100_000), st.floats(0, 200), effects)
+def test_quotes_never_cross_the_opposite_touch(mid, vol_bps, fx):
+    maker = Maker(Config().maker, SOL)
+    b = book(mid)
+    plan = maker.plan({**b, "vol_bps": vol_bps}, fx, now=0.0)
+    assume(plan.bid is not None)
+    assert plan.bid.price < b["best_ask"]
+    assert plan.ask.price > b["best_bid"]
+    assert plan.bid.price < plan.ask.price
+
+
+# -- the hedger: sized at the order's own price, not the mid ------------------------------------
+
+@pytest.mark.parametrize("inventory, force", [(-0.07, False), (0.07, True)], ids=["passive_buy", "crossing_sell"])
+def test_hedge_orders_are_valid_at_their_own_price(inventory, force):
+    from runtime.hedger import Hedger
+    from runtime.intents import PlaceOrder
+    from runtime.orders import OrderTracker
+
+    # 10 / 149.276 = 0.06699: the minimum at mid rounds up to 0.067 lots with almost no notional slack.
+    mid = 149.276
+    hedger = Hedger(Config().hedger, SOL)
+    feats = {**book(mid), "inventory_units": inventory, "unhedged_exposure_s": 100.0}
+    fx = NEUTRAL._replace(hedge_force_aggressive=force)
+    ids = iter(range(1, 100))
+    placed = []
+    for now in (0.0, 1.0):
+        placed += [i for i in hedger.step(feats, fx, OrderTracker(), now, lambda: next(ids))
+                   if isinstance(i, PlaceOrder)]
+    assert placed
+    for intent in placed:
+        assert SOL.is_valid_order(intent.price, intent.size), intent

@@ -1,0 +1,194 @@
+"""The risk gate: hard limits on the worst case, trading states, and the halt latch.
+
+"Worst case" is the position if every live order on the order's side filled together with it:
+position + same-side live orders + this order. That, not the position alone, must stay inside
+risk.max_position_units and risk.max_inventory_notional.
+"""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from runtime.config import RiskConfig
+from runtime.intents import CancelAll, PlaceOrder
+from runtime.orders import OrderTracker
+from runtime.risk import RiskGate, TradingState
+
+LIMITS = RiskConfig(max_position_units=0.3, max_inventory_notional=50.0)
+MID = 100.0          # 0.3 units = 30 quote: the unit limit binds first at this price
+
+
+def order(side: str, size: float, price: float = MID, purpose: str = "quote") -> PlaceOrder:
+    return PlaceOrder(client_id=0, side=side, price=price, size=size, tif="post_only", purpose=purpose)
+
+
+def tracker(*live: tuple[str, float, float]) -> OrderTracker:
+    """An order tracker holding live orders given as (side, size, price)."""
+    orders = OrderTracker()
+    for side, size, price in live:
+        orders.on_place(PlaceOrder(orders.next_client_id(), side, price, size, "post_only", "quote"), 0.0)
+    return orders
+
+
+def gate(**limits) -> RiskGate:
+    return RiskGate(LIMITS.model_copy(update=limits))
+
+
+# -- hard limits in ACTIVE -----------------------------------------------------------------------
+
+def test_an_order_that_would_take_the_position_past_the_unit_limit_is_denied():
+    g = gate()
+    assert g.check(order("buy", 0.1), 0.2, tracker(), MID) == ""                   # exactly 0.3: allowed
+    assert g.check(order("buy", 0.101), 0.2, tracker(), MID) == "max_position_units"
+    assert g.check(order("sell", 0.101), -0.2, tracker(), MID) == "max_position_units"
+    assert g.denied == {"max_position_units": 2}
+
+
+def test_live_same_side_orders_count_toward_the_worst_case():
+    g = gate()
+    resting = tracker(("buy", 0.15, MID - 1), ("sell", 0.3, MID + 1))
+    assert g.check(order("buy", 0.1, MID - 2), 0.05, resting, MID) == ""           # 0.05 + 0.15 + 0.1 = 0.3
+    assert g.check(order("buy", 0.11, MID - 2), 0.05, resting, MID) == "max_position_units"
+
+
+def test_notional_limit_uses_the_higher_of_order_price_and_mid():
+    g = gate(max_position_units=10.0)
+    assert g.check(order("buy", 0.25, 200.0), 0.0, tracker(), 200.0) == ""        # 50 quote: at the limit
+    assert g.check(order("buy", 0.26, 200.0), 0.0, tracker(), 200.0) == "max_inventory_notional"
+    # a buy priced below mid is still valued at mid: the position is worth mid once held
+    assert g.check(order("buy", 0.26, 150.0), 0.0, tracker(), 200.0) == "max_inventory_notional"
+
+
+def test_orders_that_reduce_the_position_pass_even_beyond_the_limits():
+    g = gate()
+    assert g.check(order("sell", 0.2), 0.5, tracker(), MID) == ""          # breached at 0.5: selling is allowed
+    assert g.check(order("sell", 0.5), 0.5, tracker(), MID) == ""          # to flat
+    assert g.check(order("buy", 0.4), -0.5, tracker(), MID) == ""
+    assert g.check(order("sell", 0.9), 0.5, tracker(), MID) == "max_position_units"   # flips to -0.4
+
+
+def test_stacked_reducing_orders_cannot_overshoot_past_the_limit_on_the_other_side():
+    g = gate()
+    # Long 0.3, already offering 0.3 to get flat. More sells each "reduce" the position on their own,
+    # but if they all filled the bot would be short 0.6: the worst case is what must stay in bounds.
+    resting = tracker(("sell", 0.3, MID + 1), ("sell", 0.3, MID + 2))
+    assert g.check(order("sell", 0.3, MID + 3), 0.3, resting, MID) == "max_position_units"
+    assert g.check(order("sell", 0.3, MID + 3), 0.3, tracker(("sell", 0.3, MID + 1)), MID) == ""   # -> -0.3
+
+
+sides = st.sampled_from(["buy", "sell"])
+units = st.floats(0, 0.6).map(lambda x: round(x, 3))
+
+
+@settings(max_examples=300, deadline=None)
+@given(position=st.floats(-0.6, 0.6).map(lambda x: round(x, 3)), side=sides, size=units.filter(lambda x: x > 0),
+       live_buys=units, live_sells=units, price=st.floats(50, 300), mid=st.floats(50, 300))
+def test_active_gate_allows_exactly_what_keeps_the_worst_case_in_bounds_or_reduces(
+        position, side, size, live_buys, live_sells, price, mid):
+    g = gate()
+    # Resting prices far from the new order, so the self-trade rule stays out of this property.
+    live = [(s, q, p) for s, q, p in (("buy", live_buys, 1.0), ("sell", live_sells, 10_000.0)) if q > 0]
+    verdict = g.check(order(side, size, price), position, tracker(*live), mid)
+
+    sign = 1 if side == "buy" else -1
+    same_side = live_buys if side == "buy" else live_sells
+    worst = position + sign * (same_side + size)
+    within = abs(worst) <= 0.3 + 1e-9 and abs(worst) * max(price, mid) <= 50.0 + 1e-9
+    # reducing: every same-side order filling still leaves us on the same side of flat, closer to it
+    reduces = position * sign < 0 and same_side + size <= abs(position) + 1e-9
+    assert (verdict == "") == (within or reduces), (verdict, worst)
+    if verdict:
+        assert verdict in ("max_position_units", "max_inventory_notional")
+
+
+# -- trading states --------------------------------------------------------------------------------
+
+def test_reducing_denies_growth_and_allows_reduction():
+    g = gate()
+    assert g.update(0.2, MID, policy_reduce=True, policy_halt=False, policy_reason="pnl") == []
+    assert g.state is TradingState.REDUCING
+    assert g.check(order("buy", 0.01), 0.2, tracker(), MID) == "reducing_only"
+    assert g.check(order("sell", 0.2), 0.2, tracker(), MID) == ""
+    assert g.check(order("sell", 0.21), 0.2, tracker(), MID) == "reducing_only"             # would flip
+    assert g.check(order("sell", 0.1), 0.2, tracker(("sell", 0.15, MID + 1)), MID) == "reducing_only"
+    assert g.check(order("buy", 0.01), 0.0, tracker(), MID) == "reducing_only"              # flat: nothing reduces
+    g.update(0.2, MID, policy_reduce=False, policy_halt=False, policy_reason="")
+    assert g.state is TradingState.ACTIVE                                                   # lifts by itself
+
+
+def test_a_breached_limit_enters_reducing_until_the_position_is_back_inside():
+    g = gate()
+    g.update(0.31, MID, False, False, "")
+    assert g.state is TradingState.REDUCING and "max_position_units" in g.reason
+    g.update(0.3, MID, False, False, "")                                                    # at the limit: fine
+    assert g.state is TradingState.ACTIVE
+    g.update(0.2, 300.0, False, False, "")                                                  # 60 quote > 50
+    assert g.state is TradingState.REDUCING and "max_inventory_notional" in g.reason
+
+
+def test_halted_denies_everything_and_cancels_all_once_on_entry():
+    g = gate()
+    intents = g.update(0.1, MID, policy_reduce=False, policy_halt=True, policy_reason="pnl collapse")
+    assert intents == [CancelAll("policy: pnl collapse")]
+    assert g.state is TradingState.HALTED
+    assert g.check(order("sell", 0.1), 0.1, tracker(), MID) == "halted"                     # even reducing
+    assert g.check(order("buy", 0.01), 0.0, tracker(), MID) == "halted"
+    assert g.update(0.1, MID, False, True, "pnl collapse") == []                            # no repeated cancel
+    assert g.halt("operator: again") == []
+
+
+def test_a_policy_halt_latches_until_an_operator_resumes():
+    g = gate()
+    g.update(0.0, MID, False, True, "guard")
+    for _ in range(3):
+        g.update(0.0, MID, policy_reduce=False, policy_halt=False, policy_reason="")
+        assert g.state is TradingState.HALTED                                               # the request went away
+    assert g.operator("reduce", "ops") == []
+    assert g.state is TradingState.HALTED                                                   # only resume leaves it
+    g.operator("resume", "checked the book")
+    assert g.state is TradingState.ACTIVE
+    assert g.check(order("buy", 0.01), 0.0, tracker(), MID) == ""
+
+
+def test_operator_halt_and_reduce():
+    g = gate()
+    assert g.operator("halt", "maintenance") == [CancelAll("operator: maintenance")]
+    g.operator("resume", "")
+    g.operator("reduce", "flatten before the weekend")
+    g.update(0.0, MID, False, False, "")
+    assert g.state is TradingState.REDUCING                                                 # operator reduce stays
+    g.operator("resume", "")
+    assert g.state is TradingState.ACTIVE
+
+
+def test_kill_switch_starts_halted_and_refuses_resume():
+    g = gate(kill_switch=True)
+    assert g.state is TradingState.HALTED
+    assert g.operator("resume", "please") == []
+    assert g.state is TradingState.HALTED
+    g.update(0.0, MID, False, False, "")
+    assert g.state is TradingState.HALTED
+    assert g.check(order("buy", 0.01), 0.0, tracker(), MID) == "halted"
+
+
+# -- self-trade ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("side, price, resting, verdict", [
+    ("buy", 100.5, ("sell", 100.5), "self_trade"),       # at our own ask
+    ("buy", 101.0, ("sell", 100.5), "self_trade"),       # through it
+    ("buy", 100.4, ("sell", 100.5), ""),
+    ("sell", 99.5, ("buy", 99.5), "self_trade"),
+    ("sell", 99.6, ("buy", 99.5), ""),
+])
+def test_an_order_that_would_meet_our_own_resting_order_is_denied(side, price, resting, verdict):
+    g = gate()
+    orders = tracker((resting[0], 0.05, resting[1]))
+    assert g.check(order(side, 0.05, price), 0.0, orders, MID) == verdict
+
+
+def test_self_trade_uses_our_most_aggressive_opposite_order():
+    g = gate()
+    orders = tracker(("sell", 0.05, 101.0), ("sell", 0.05, 100.2))
+    assert g.check(order("buy", 0.05, 100.2), 0.0, orders, MID) == "self_trade"
+    assert g.check(order("buy", 0.05, 100.1), 0.0, orders, MID) == ""
