@@ -16,9 +16,11 @@ from typing import Callable, Sequence
 
 from rules.errors import InputError
 from rules.loader import load_policy_set, policy_files
+from rules.testing import TestReport, run_policy_tests
 from runtime.config import Config, load_config
 from runtime.decisions import DecisionLog
-from runtime.features import FEATURE_NAMES, describe_catalog
+from runtime.explain import explain, feature_inputs, pin_states, render
+from runtime.features import FEATURE_NAMES, FeatureStore, describe_catalog
 from runtime.app import serve
 from runtime.loop import WallClock
 from runtime.market import market_spec
@@ -51,8 +53,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     policy = sub.add_parser("policy", help="check policies")
     policy_sub = policy.add_subparsers(dest="policy_command", required=True)
-    check = policy_sub.add_parser("check", help="schema, expression and feature checks")
+    check = policy_sub.add_parser("check", help="schema, expression and feature checks, then the policy tests "
+                                                "in each folder's tests/ (what a trader's CI calls)")
     check.add_argument("paths", nargs="*", type=Path, help="policy files or folders (default: policies/)")
+    check.add_argument("--config", type=Path, help="config whose constants the tests start from (default: "
+                                                   "./config.yaml if present, else the embedded defaults)")
+    test = policy_sub.add_parser("test", help="run the policy unit tests (tests/*.yaml of each policy folder)")
+    test.add_argument("paths", nargs="*", type=Path, help="policy folders or test files (default: policies/)")
+    test.add_argument("--config", type=Path, help="config whose constants the tests start from (default: "
+                                                  "./config.yaml if present, else the embedded defaults)")
+
+    why = sub.add_parser("explain", help="which rules fire, and the merged effects, for one feature vector")
+    why.add_argument("--policies", type=Path, help="policy folder (default: runtime.policies_dir)")
+    why.add_argument("--features", type=Path, metavar="FILE.yaml", help="feature values, `name: number` per line")
+    why.add_argument("--set", dest="set_features", action="extend", nargs="+", default=[], metavar="NAME=VALUE",
+                     help="a feature value (wins over --features), e.g. --set vol_bps=31 trend_bps=-8")
+    why.add_argument("--state", dest="set_states", action="extend", nargs="+", default=[],
+                     metavar="MACHINE=STATE", help="pin a state machine, e.g. --state regimes=aggressive")
+    why.add_argument("--config", type=Path, help="config for the baseline features (default: ./config.yaml "
+                                                 "if present, else the embedded defaults)")
 
     sub.add_parser("features", help="list the feature catalog policies may use")
     return parser
@@ -74,8 +93,12 @@ def main(argv: Sequence[str] | None = None, *, open_venue: VenueFactory | None =
         if args.command == "features":
             print(describe_catalog())
             return EXIT_OK
+        if args.command == "policy" and args.policy_command == "test":
+            return _policy_test(args.paths or [Path("policies")], args.config)
         if args.command == "policy":
-            return _policy_check(args.paths or [Path("policies")])
+            return _policy_check(args.paths or [Path("policies")], args.config)
+        if args.command == "explain":
+            return _explain(args)
         if args.command == "run":
             if open_venue is None:
                 raise RuntimeError("no venue factory wired in (use the `lighter-bot` entry point)")
@@ -93,7 +116,7 @@ def _config(path: Path | None) -> Config:
     return load_config(path)
 
 
-def _policy_check(paths: list[Path]) -> int:
+def _policy_check(paths: list[Path], config: Path | None = None) -> int:
     missing = [p for p in paths if not p.exists()]
     if missing:
         for p in missing:
@@ -106,6 +129,41 @@ def _policy_check(paths: list[Path]) -> int:
     compiled = load_policy_set(paths, FEATURE_NAMES)
     print(f"ok: {len(files)} policy files, {len(compiled.rules)} rules, {len(compiled.machines)} state machines "
           f"(version {compiled.version})")
+    folders = [p for p in paths if p.is_dir()]
+    report = run_policy_tests(folders, FEATURE_NAMES, FeatureStore(_config(config)).values)
+    if not report.files and not report.problems:
+        print("policy tests: none found (add tests/<policy>_test.yaml next to the policies)")
+        return EXIT_OK
+    return _report_tests(report)
+
+
+def _policy_test(paths: list[Path], config: Path | None) -> int:
+    report = run_policy_tests(paths, FEATURE_NAMES, FeatureStore(_config(config)).values)
+    if not report.files and not report.problems:
+        print(f"{', '.join(map(str, paths))}: no policy tests found (expected tests/*.yaml)", file=sys.stderr)
+        return EXIT_PROBLEMS
+    return _report_tests(report)
+
+
+def _report_tests(report: TestReport) -> int:
+    for problem in report.problems:
+        print(problem, file=sys.stderr)
+    for failure in report.failures:
+        print(failure)
+    print(f"policy tests: {report.summary()}")
+    return EXIT_OK if report.ok else EXIT_PROBLEMS
+
+
+def _explain(args: argparse.Namespace) -> int:
+    config = _config(args.config)
+    policies_dir = args.policies or Path(config.runtime.policies_dir)
+    compiled = load_policy_set([policies_dir], FEATURE_NAMES)
+    inputs = feature_inputs(FEATURE_NAMES, args.features, args.set_features)
+    compiled, pinned = pin_states(compiled, args.set_states)
+    config_path = args.config or (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
+    sources = f"baseline from {config_path or 'the embedded config defaults'}" + \
+        (f", then {args.features}" if args.features else "") + (", then --set" if args.set_features else "")
+    print(render(explain(compiled, FeatureStore(config).values, inputs, pinned), policies_dir, sources))
     return EXIT_OK
 
 
