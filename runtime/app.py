@@ -12,7 +12,7 @@ import signal
 from pathlib import Path
 from typing import Callable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from watchfiles import awatch
 
 from rules.errors import InputError
@@ -29,6 +29,15 @@ log = logging.getLogger("lighter_bot.app")
 # windows), names the market or venue, or is a hard limit: changing those needs a
 # restart, so a restart is what we ask for rather than half-applying them.
 RELOADABLE_SECTIONS = ("maker", "hedger")
+# Keys inside those sections that the feature store copied at start-up: the EWMA half-life
+# and the trend window size its state, and the hedge trigger starts the
+# `unhedged_exposure_s` clock. Handing them to the maker or hedger alone would leave the
+# store, and every policy reading it, on the old value, so they wait for a restart too.
+STARTUP_ONLY_KEYS = (("maker", "volatility", "halflife_s"), ("maker", "trend", "lookback_s"),
+                     ("hedger", "trigger_units"))
+# Config values the feature store also publishes as features; refreshed when they reload.
+FEATURE_MIRRORS = {"size_min_units": ("maker", "size_min_units"), "size_max_units": ("maker", "size_max_units"),
+                   "hedge_target_units": ("hedger", "target_units")}
 
 
 async def serve(trader: Trader, venue: Venue, clock: Clock, *, tick_interval_s: float,
@@ -91,21 +100,46 @@ async def _watch_config(trader: Trader, path: Path, stop: asyncio.Event) -> None
 
 
 def apply_config(trader: Trader, new: Config) -> list[str]:
-    """Apply the reloadable sections of `new`; return the changed keys that need a restart."""
+    """Apply the reloadable parts of `new`; return the changed keys that were NOT applied.
+
+    What runs afterwards is `new` with every restart-only value kept as started,
+    validated as a whole, so a save can never leave e.g. a hedger target at or above
+    the trigger that is still running. If that combination is invalid nothing applies.
+    """
     old = trader.config
-    restart = [key for section in type(new).model_fields if section not in RELOADABLE_SECTIONS
-               for key in _changed_keys(getattr(old, section), getattr(new, section), section)]
-    applied = [key for section in RELOADABLE_SECTIONS
-               for key in _changed_keys(getattr(old, section), getattr(new, section), section)]
+    running, data = old.model_dump(), new.model_dump()
+    for section in type(new).model_fields:
+        if section not in RELOADABLE_SECTIONS:
+            data[section] = running[section]
+    for *parents, name in STARTUP_ONLY_KEYS:
+        node, kept = data, running
+        for part in parents:
+            node, kept = node[part], kept[part]
+        node[name] = kept[name]
+    try:
+        effective = Config.model_validate(data)
+    except ValidationError as exc:
+        log.error("config reload rejected; keeping the running config: with the restart-only values kept as "
+                  "started, the new settings are inconsistent: %s", "; ".join(e["msg"] for e in exc.errors()))
+        return _config_diff(old, new)
+    applied = _config_diff(old, effective)
+    restart = _config_diff(effective, new)
     if applied:
-        trader.maker.config = new.maker
-        trader.hedger.config = new.hedger
-        trader.config = old.model_copy(update={"maker": new.maker, "hedger": new.hedger})
+        trader.maker.config = effective.maker
+        trader.hedger.config = effective.hedger
+        trader.config = effective
+        trader.features.values.update({feature: getattr(getattr(effective, section), key)
+                                       for feature, (section, key) in FEATURE_MIRRORS.items()})
         log.info("config reloaded: %s", ", ".join(applied))
     if restart:
         log.warning("config changes that need a restart were NOT applied (hard limits, market, venue and "
                     "feature windows stay as started): %s", ", ".join(restart))
     return restart
+
+
+def _config_diff(old: Config, new: Config) -> list[str]:
+    return [key for section in type(new).model_fields
+            for key in _changed_keys(getattr(old, section), getattr(new, section), section)]
 
 
 def _changed_keys(old: BaseModel, new: BaseModel, prefix: str) -> list[str]:

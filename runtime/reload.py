@@ -36,6 +36,11 @@ log = logging.getLogger("lighter_bot.reload")
 DEBOUNCE_MS = 50
 # How often the watcher's thread checks for changes within a debounce window.
 STEP_MS = 10
+# A failed compile waits this long for a newer save before it is reported as a rejection.
+REJECT_GRACE_S = 0.1
+# How often a watcher whose folder was deleted looks for it again; a folder replaced by a
+# deploy is then watched anew and recompiled within this long.
+REWATCH_POLL_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,8 @@ class PolicyFolderWatcher:
 
     def _relevant(self, change: Change, path: str) -> bool:
         p = Path(path)
+        if p == self.folder:   # the folder itself moved or went: `_watch` checks it is still the same
+            return True
         return p.parent == self.folder and p.suffix in POLICY_SUFFIXES and not p.name.startswith(".")
 
     async def run(self, stop: asyncio.Event, watch: bool = True) -> None:
@@ -91,11 +98,43 @@ class PolicyFolderWatcher:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _watch(self, stop: asyncio.Event) -> None:
-        async for changes in awatch(self.folder, watch_filter=self._relevant, debounce=DEBOUNCE_MS,
-                                    step=STEP_MS, stop_event=stop, recursive=False):
-            names = sorted({Path(p).name for _, p in changes})
-            log.debug("%s policies changed on disk: %s", self.label, ", ".join(names))
-            self.request("watch")
+        """Watch the folder, and keep watching it when it is deleted and created again (a deploy
+        that replaces the whole folder). Without this the watch ends, or keeps following the
+        deleted folder, and the bot is silently deaf to every later save."""
+        gone = False
+        while not stop.is_set():
+            if gone:
+                if not self.folder.is_dir():
+                    await _sleep_unless_stopped(stop, REWATCH_POLL_S)
+                    continue
+                log.info("%s policy folder %s is back; watching it again", self.label, self.folder)
+                gone = False
+                # Requested before the new watch exists, but the compile cannot read the folder
+                # until this task yields, and `awatch` registers its watch before it first
+                # yields: nothing saved from here on can be missed.
+                self.request("watch")
+            watched = _identity(self.folder)
+            changes_on_disk = awatch(self.folder, watch_filter=self._relevant, debounce=DEBOUNCE_MS,
+                                     step=STEP_MS, stop_event=stop, recursive=False)
+            try:
+                async for changes in changes_on_disk:
+                    names = sorted({Path(p).name for _, p in changes})
+                    log.debug("%s policies changed on disk: %s", self.label, ", ".join(names))
+                    self.request("watch")
+                    # Deleted (and perhaps created again, maybe even on the same inode): this
+                    # watch follows the old folder, so watch whatever is there now.
+                    if (Change.deleted, str(self.folder)) in changes or _identity(self.folder) != watched:
+                        break
+            except FileNotFoundError:
+                pass
+            finally:
+                await changes_on_disk.aclose()
+            if stop.is_set():
+                return
+            log.warning("%s policy folder %s was deleted or replaced; watching for it to come back",
+                        self.label, self.folder)
+            gone = True
+            await _sleep_unless_stopped(stop, REWATCH_POLL_S)   # so a watch that keeps ending cannot spin
 
     async def _compile_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -103,6 +142,12 @@ class PolicyFolderWatcher:
             self._dirty.clear()
             trigger, detected = self._trigger, self._detected_at
             outcome = await asyncio.to_thread(self._compile, trigger, detected)
+            if outcome.compiled is None:
+                # An editor writing in place can be caught half-way; its next write is a change
+                # of its own. Report a rejection only if nothing newer arrives shortly after.
+                await _sleep_unless_stopped(self._dirty, REJECT_GRACE_S)
+                if self._dirty.is_set():
+                    continue
             self._ready = outcome
             self.wake.set()
 
@@ -115,6 +160,22 @@ class PolicyFolderWatcher:
             return ReloadOutcome(None, (Problem(self.folder, 0, 0, "", f"cannot read policies: {exc}"),),
                                  trigger, detected_at)
         return ReloadOutcome(compiled, (), trigger, detected_at)
+
+
+def _identity(folder: Path) -> tuple[int, int] | None:
+    """Which directory is at `folder` now (device, inode); None when there is none."""
+    try:
+        st = folder.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+async def _sleep_unless_stopped(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except asyncio.TimeoutError:
+        pass
 
 
 def describe_changes(old: CompiledSet, new: CompiledSet, report: SwapReport) -> list[str]:
