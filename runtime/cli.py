@@ -207,11 +207,41 @@ def _run(args: argparse.Namespace, open_venue: VenueFactory) -> int:
     return EXIT_OK
 
 
+# A one-line summary this often keeps a terminal or `railway logs` readable without metrics.
+STATUS_EVERY_S = 30.0
+
+
+class StatusLine:
+    """Logs mid, quotes, inventory, PnL and what is firing every `every_s` of venue time."""
+
+    def __init__(self, trader: Trader, every_s: float):
+        self.trader = trader
+        self.every_s = every_s
+        self.next_at: float | None = None
+
+    def __call__(self, now: float) -> None:
+        if self.next_at is None:
+            self.next_at = now + self.every_s
+        if now < self.next_at:
+            return
+        self.next_at = now + self.every_s
+        t = self.trader
+        v = t.features.values
+        bid, ask = t.orders.quote("buy"), t.orders.quote("sell")
+        quotes = f"{bid.remaining:.3f}@{bid.price:g}" if bid else "-"
+        quotes += f" / {ask.remaining:.3f}@{ask.price:g}" if ask else " / -"
+        log.info("status: %s mid %.3f vol %.1f trend %+.1f bps | quotes %s | inventory %+.3f | realized %.4f "
+                 "(5m %.4f) | fills %d | hedger %s | firing: %s", t.risk.state.value, v["mid"], v["vol_bps"],
+                 v["trend_bps"], quotes, v["inventory_units"], v["realized_pnl_total"], v["realized_pnl_5m"],
+                 t.orders.fills_total, t.hedger.mode, ", ".join(t.policies.firing()) or "none")
+
+
 async def _serve(trader: Trader, venue: Venue, config: Config, args: argparse.Namespace, policies_dir: Path,
                  shadow_dir: Path | None, config_path: Path | None) -> None:
     summary = await serve(trader, venue, WallClock(), tick_interval_s=config.runtime.tick_interval_s,
                           policies_dir=policies_dir, shadow_dir=shadow_dir, config_path=config_path,
-                          watch=not args.no_watch, duration_s=args.duration, handle_signals=True)
+                          watch=not args.no_watch, duration_s=args.duration, handle_signals=True,
+                          after_tick=StatusLine(trader, STATUS_EVERY_S))
     log.info("run ended (%s): %d ticks, %d late; %d fills, inventory %+.4f, realized PnL %.4f",
              summary.reason, summary.ticks, summary.ticks_late, trader.orders.fills_total,
              trader.features.values["inventory_units"], trader.features.values["realized_pnl_total"])
