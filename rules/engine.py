@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping, NamedTuple
+from typing import Any, Iterable, Mapping, NamedTuple
 
 from rules.effects import NEUTRAL, Effects, accumulate, neutral_accumulator, valid_value
 from rules.ruleset import CompiledMachine, CompiledRule, CompiledSet, EffectBlock, Failure
@@ -86,6 +86,9 @@ class PolicyEngine:
         self._vars = [m.vars[m.initial] for m in compiled.machines]
         self._last_conds: tuple | None = None
         self._deadline = -math.inf
+        self._slot_owner = _slot_owners(compiled)
+        self._due: dict[int, float] = {}      # rule index -> when its pending timer is due
+        self._full_step = False
         self._firing: list[int] = []
         # Merged constant effects of what is firing, and the blocks whose values are
         # expressions; rebuilt only when the firing set or a state changes.
@@ -107,7 +110,7 @@ class PolicyEngine:
         conds = self.compiled.conditions(features, self._status, self._current, self._vars)
         changed = False
         if conds != self._last_conds or now >= self._deadline:
-            changed = self._step(conds, now)
+            changed = self._step(conds, now, self._last_conds)
             self._last_conds = conds
         if changed or self._swapped:
             self._rebuild_static()
@@ -124,33 +127,46 @@ class PolicyEngine:
             return Decision(self._seq, self._effects, True, self.trace(features, now))
         return self._decision
 
-    def _step(self, conds: tuple, now: float) -> bool:
-        deadline = math.inf
+    def _step(self, conds: tuple, now: float, last: tuple | None) -> bool:
+        """Step the rules whose conditions changed or whose timer is due, then the machines.
+
+        Only those rules can change phase; stepping the rest would give the same result.
+        After a state switch every rule is stepped, since a duration may come from a state var.
+        """
+        if last is None or self._full_step:
+            todo: Iterable[int] = range(len(self._rules))
+            self._full_step = False
+        else:
+            owner = self._slot_owner
+            todo = {owner[k] for k, a, b in zip(range(len(conds)), conds, last) if a is not b}
+            todo.discard(-1)
+            due = self._due
+            todo.update(i for i, at in due.items() if at <= now)
         changed = False
-        firing: list[int] = []
-        for i, rule in enumerate(self._rules):
+        for i in sorted(todo):
             st = self._states[i]
             was = st.phase == FIRING
-            due = self._step_rule(rule, st, conds, now)
-            if due < deadline:
-                deadline = due
-            is_firing = st.phase == FIRING
-            if is_firing:
-                firing.append(i)
-            if is_firing != was:
+            at = self._step_rule(self._rules[i], st, conds, now)
+            if at < math.inf:
+                self._due[i] = at
+            else:
+                self._due.pop(i, None)
+            if (st.phase == FIRING) != was:
                 changed = True
-                self._status[i] = is_firing
+                self._status[i] = not was
+        deadline = min(self._due.values(), default=math.inf)
         for j, machine in enumerate(self._machines):
-            switched, due = self._step_machine(machine, self._mstates[j], conds, now)
-            if due < deadline:
-                deadline = due
+            switched, at = self._step_machine(machine, self._mstates[j], conds, now)
+            if at < deadline:
+                deadline = at
             if switched:
-                changed = True
+                changed = self._full_step = True
                 current = self._mstates[j].current
                 self._current[j] = current
                 self._vars[j] = machine.vars[current]
-        self._firing = firing
-        self._deadline = deadline
+        if changed:
+            self._firing = [i for i, firing in enumerate(self._status) if firing]
+        self._deadline = deadline if not self._full_step else now
         return changed
 
     def _step_rule(self, rule: CompiledRule, st: RuleState, conds: tuple, now: float) -> float:
@@ -394,5 +410,17 @@ class PolicyEngine:
         self._deadline = -math.inf
         self.errors = {k: v for k, v in self.errors.items() if k in {r.key for r in new.rules}}
         self._last_conds = None   # forces a full step on the next tick
+        self._slot_owner = _slot_owners(new)
+        self._due = {}
         self._swapped = True
         return SwapReport(tuple(kept), tuple(changed), tuple(added), tuple(removed))
+
+
+def _slot_owners(compiled: CompiledSet) -> list[int]:
+    """For each condition slot, the index of the rule it belongs to (-1: a state transition)."""
+    owners = [-1] * compiled.n_conditions
+    for i, rule in enumerate(compiled.rules):
+        owners[rule.when_slot] = i
+        if rule.until_slot is not None:
+            owners[rule.until_slot] = i
+    return owners

@@ -421,11 +421,23 @@ def _prologue(idents: set[str]) -> list[str]:
     return lines
 
 
+# Operators that can raise on floats (division by zero, overflow, a complex power compared).
+# An expression without them only compares, adds and multiplies floats and bools: it cannot
+# raise, so it goes straight into the returned tuple with no `try` around it.
+_CAN_RAISE = ("/", "%", "**")
+
+
 def _compile_source(exprs: list[str], idents: set[str]) -> tuple[Callable[..., tuple], str]:
     body = ["def _fused(F, R, M, V):", *_prologue(idents)]
+    results = []
     for i, python in enumerate(exprs):
-        body += ["    try:", f"        c{i} = {python}", "    except _Exception as exc:", f"        c{i} = _Failure(exc)"]
-    body.append(f"    return ({''.join(f'c{i}, ' for i in range(len(exprs)))})")
+        if any(op in python for op in _CAN_RAISE):
+            body += ["    try:", f"        c{i} = {python}", "    except _Exception as exc:",
+                     f"        c{i} = _Failure(exc)"]
+            results.append(f"c{i}")
+        else:
+            results.append(f"({python})")
+    body.append(f"    return ({''.join(r + ', ' for r in results)})")
     source = "\n".join(body)
     namespace: dict[str, Any] = dict(COMPILED_GLOBALS)
     namespace["_Failure"] = Failure
