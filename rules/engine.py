@@ -75,8 +75,11 @@ class SwapReport:
 class PolicyEngine:
     """Holds the live compiled set and every rule's timers; `evaluate(features, now)` per tick."""
 
-    def __init__(self, compiled: CompiledSet):
+    def __init__(self, compiled: CompiledSet, incremental: bool = True):
+        """`incremental=False` steps every rule on every tick: the slow reference the fast
+        path is tested against; never needed in production."""
         self.compiled = compiled
+        self._incremental = incremental
         self._rules: tuple[CompiledRule, ...] = compiled.rules
         self._states = [RuleState() for _ in compiled.rules]
         self._status = [False] * len(compiled.rules)
@@ -109,8 +112,8 @@ class PolicyEngine:
         """Step every rule and state machine to `now` and return the merged effects."""
         conds = self.compiled.conditions(features, self._status, self._current, self._vars)
         changed = False
-        if conds != self._last_conds or now >= self._deadline:
-            changed = self._step(conds, now, self._last_conds)
+        if conds != self._last_conds or now >= self._deadline or not self._incremental:
+            changed = self._step(conds, now, self._last_conds if self._incremental else None)
             self._last_conds = conds
         if changed or self._swapped:
             self._rebuild_static()
