@@ -17,7 +17,7 @@ our live orders into intents, and the risk gate has the last word. Steps:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rules.effects import Effects
 from runtime.config import MakerConfig
@@ -27,15 +27,13 @@ from runtime.market import MarketSpec
 BPS = 1e-4
 
 
-@dataclass(frozen=True, slots=True)
-class Quote:
+class Quote(NamedTuple):
     side: Side
     price: float
     size: float
 
 
-@dataclass(frozen=True, slots=True)
-class QuotePlan:
+class QuotePlan(NamedTuple):
     """Desired quotes and why a side is missing (for guard_block_s and traces)."""
 
     bid: Quote | None
@@ -49,38 +47,64 @@ class Maker:
     """Pure quote computation plus the per-side fill cooldown clocks."""
 
     def __init__(self, config: MakerConfig, market: MarketSpec):
-        self.config = config
         self.market = market
+        self.config = config
         self._last_fill_ts = {"buy": -1e18, "sell": -1e18}
+
+    @property
+    def config(self) -> MakerConfig:
+        return self._config
+
+    @config.setter
+    def config(self, config: MakerConfig) -> None:
+        """Set on start and on a config reload; the numbers are copied into plain floats because
+        this runs every tick and a pydantic attribute read costs several times a float's."""
+        self._config = config
+        band = config.volatility
+        self._calm_vol = band.calm_vol_bps
+        self._vol_range = band.wild_vol_bps - band.calm_vol_bps
+        self._band_min = band.min_spread_bps
+        self._band_range = band.max_spread_bps - band.min_spread_bps
+        self._calm_mult = config.adaptive_size.calm_mult
+        self._mult_range = config.adaptive_size.wild_mult - config.adaptive_size.calm_mult
+        self._spread = config.spread_bps
+        self._min_spread = config.min_spread_bps
+        self._max_add = config.max_spread_add_bps
+        self._max_cut = -config.max_spread_cut_bps
+        self._size = config.size_units
+        self._size_min = config.size_min_units
+        self._size_max = config.size_max_units
+        self._floor = config.notional_floor
+        self._tolerance = config.requote_tolerance_bps * BPS
 
     def note_fill(self, side: Side, ts: float) -> None:
         self._last_fill_ts[side] = ts
 
     def _vol_frac(self, vol_bps: float) -> float:
         """Where volatility sits in the band: 0 at or below calm, 1 at or above wild."""
-        band = self.config.volatility
-        frac = (vol_bps - band.calm_vol_bps) / (band.wild_vol_bps - band.calm_vol_bps)
+        frac = (vol_bps - self._calm_vol) / self._vol_range
         return 0.0 if frac < 0 else 1.0 if frac > 1 else frac
 
     def spread_bps(self, vol_bps: float, effects: Effects) -> float:
-        cfg = self.config
-        band = cfg.volatility
-        band_spread = band.min_spread_bps + self._vol_frac(vol_bps) * (band.max_spread_bps - band.min_spread_bps)
-        added = min(max(effects.spread_add_bps, -cfg.max_spread_cut_bps), cfg.max_spread_add_bps)
-        return max(max(cfg.spread_bps, band_spread) + added, cfg.min_spread_bps)
+        band_spread = self._band_min + self._vol_frac(vol_bps) * self._band_range
+        base = band_spread if band_spread > self._spread else self._spread
+        added = effects.spread_add_bps
+        added = self._max_cut if added < self._max_cut else self._max_add if added > self._max_add else added
+        spread = base + added
+        return spread if spread > self._min_spread else self._min_spread
 
     def size_units(self, vol_bps: float, mid: float, effects: Effects) -> float:
-        cfg = self.config
-        adaptive = cfg.adaptive_size.calm_mult + self._vol_frac(vol_bps) * (
-            cfg.adaptive_size.wild_mult - cfg.adaptive_size.calm_mult)
-        size = min(max(cfg.size_units * adaptive * effects.size_mult, cfg.size_min_units), cfg.size_max_units)
-        if effects.size_cap_units is not None:
-            size = min(size, effects.size_cap_units)
+        size = self._size * (self._calm_mult + self._vol_frac(vol_bps) * self._mult_range) * effects.size_mult
+        size = self._size_min if size < self._size_min else self._size_max if size > self._size_max else size
+        cap = effects.size_cap_units
+        if cap is not None and cap < size:
+            size = cap
         # The notional floor and the venue minimum win over everything: a smaller order is refused.
         floor_units = self.market.min_size_at(mid)
-        if cfg.notional_floor > floor_units * mid:
-            floor_units = self.market.round_up_size(cfg.notional_floor / mid)
-        return max(self.market.quantize_size(size), floor_units)
+        if self._floor > floor_units * mid:
+            floor_units = self.market.round_up_size(self._floor / mid)
+        size = self.market.quantize_size(size)
+        return size if size > floor_units else floor_units
 
     def plan(self, features: dict[str, float], effects: Effects, now: float,
              allow_bid: bool = True, allow_ask: bool = True) -> QuotePlan:
@@ -103,13 +127,14 @@ class Maker:
                 price = market.quantize_price(best_ask - market.tick, "buy")
             # The venue checks the notional at the order's own price, which for a bid is below the mid
             # the size was floored at: re-check there, or a bid a few bps down is refused (21706).
-            bid = Quote("buy", price, max(size, market.min_size_at(price))) if price > 0 else None
+            bid_size = size if size * price >= market.min_quote else market.min_size_at(price)
+            bid = Quote("buy", price, bid_size) if price > 0 else None
         if not ask_reason:
             price = market.quantize_price(mid * (1 + (half + effects.ask_spread_add_bps) * BPS), "sell")
             best_bid = features["best_bid"]
             if best_bid > 0 and price <= best_bid:
                 price = market.quantize_price(best_bid + market.tick, "sell")
-            ask = Quote("sell", price, max(size, market.min_size_at(price)))
+            ask = Quote("sell", price, size)   # above the mid: the floor at the mid already holds
         return QuotePlan(bid, ask, spread, bid_reason, ask_reason)
 
     def _blocked(self, side: Side, paused: bool, cooldown_s: float, allowed: bool, now: float) -> str:
@@ -125,4 +150,4 @@ class Maker:
         """Re-post only when the wanted price moved beyond the tolerance or the size changed."""
         if abs(live_size - want.size) > self.market.lot / 2:
             return True
-        return abs(want.price - live_price) > self.config.requote_tolerance_bps * BPS * want.price
+        return abs(want.price - live_price) > self._tolerance * want.price

@@ -8,7 +8,7 @@ such an order.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from runtime.events import Side
 
@@ -26,14 +26,17 @@ class MarketSpec:
     size_decimals: int
     min_base_units: float
     min_quote: float
+    # Integer scales and step sizes, computed once: quantization runs several times a tick.
+    _price_scale: int = field(init=False, repr=False, compare=False)
+    _size_scale: int = field(init=False, repr=False, compare=False)
+    tick: float = field(init=False, repr=False, compare=False)
+    lot: float = field(init=False, repr=False, compare=False)
 
-    @property
-    def tick(self) -> float:
-        return 10.0 ** -self.price_decimals
-
-    @property
-    def lot(self) -> float:
-        return 10.0 ** -self.size_decimals
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_price_scale", 10**self.price_decimals)
+        object.__setattr__(self, "_size_scale", 10**self.size_decimals)
+        object.__setattr__(self, "tick", 10.0 ** -self.price_decimals)
+        object.__setattr__(self, "lot", 10.0 ** -self.size_decimals)
 
     def price_ticks(self, price: float, side: Side) -> int:
         """Price in integer ticks, rounded away from the touch: bids down, asks up.
@@ -41,25 +44,25 @@ class MarketSpec:
         Rounding passive quotes outward means quantization can only widen our spread,
         never make a post-only order cross.
         """
-        steps = price * 10**self.price_decimals
+        steps = price * self._price_scale
         if side == "buy":
             return math.floor(steps + _EPS_STEPS)
         return math.ceil(steps - _EPS_STEPS)
 
     def quantize_price(self, price: float, side: Side) -> float:
-        return round(self.price_ticks(price, side) / 10**self.price_decimals, self.price_decimals)
+        return round(self.price_ticks(price, side) / self._price_scale, self.price_decimals)
 
     def size_lots(self, size: float) -> int:
         """Size in integer lots, rounded down (never send more than asked)."""
-        return math.floor(size * 10**self.size_decimals + _EPS_STEPS)
+        return math.floor(size * self._size_scale + _EPS_STEPS)
 
     def quantize_size(self, size: float) -> float:
-        return round(self.size_lots(size) / 10**self.size_decimals, self.size_decimals)
+        return round(self.size_lots(size) / self._size_scale, self.size_decimals)
 
     def round_up_size(self, size: float) -> float:
         """`size` rounded up to a whole lot (for floors: never below what is required)."""
-        lots = math.ceil(size * 10**self.size_decimals - _EPS_STEPS)
-        return round(lots / 10**self.size_decimals, self.size_decimals)
+        lots = math.ceil(size * self._size_scale - _EPS_STEPS)
+        return round(lots / self._size_scale, self.size_decimals)
 
     def min_size_at(self, price: float) -> float:
         """Smallest size the venue accepts at `price`: both minimums, rounded up to a lot."""

@@ -34,7 +34,11 @@ class TradingState(Enum):
 
     @property
     def code(self) -> int:
-        return {"active": 0, "reducing": 1, "halted": 2}[self.value]
+        """0 active, 1 reducing, 2 halted: the `trading_state` feature policies read."""
+        return _STATE_CODES[self]
+
+
+_STATE_CODES = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
 
 
 class RiskGate:
