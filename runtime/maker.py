@@ -127,7 +127,7 @@ class Maker:
                 price = market.quantize_price(best_ask - market.tick, "buy")
             # The venue checks the notional at the order's own price, which for a bid is below the mid
             # the size was floored at: re-check there, or a bid a few bps down is refused (21706).
-            bid_size = size if size * price >= market.min_quote else market.min_size_at(price)
+            bid_size = size if market.is_valid_order(price, size) else market.min_size_at(price)
             bid = Quote("buy", price, bid_size) if price > 0 else None
         if not ask_reason:
             price = market.quantize_price(mid * (1 + (half + effects.ask_spread_add_bps) * BPS), "sell")

@@ -13,7 +13,18 @@ from dataclasses import dataclass, field
 from runtime.events import Side
 
 # Float noise guard: 0.064 / 0.001 is 63.99999999999999, which must count as 64 lots.
-_EPS_STEPS = 1e-9
+# Relative to the number of steps, because float error grows with it; small enough that a real
+# shortfall (1.000000001 lots needed) still rounds up to 2.
+_EPS_REL = 1e-15   # a few ulps of the step count
+_EPS_STEPS = 1e-9   # absolute slack, in lots, for the venue's min_base check only
+
+
+_EPS_ABS = 1e-12   # floor for small step counts
+
+
+def _noise(steps: float) -> float:
+    noise = _EPS_REL * steps
+    return noise if noise > _EPS_ABS else _EPS_ABS
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,12 +42,18 @@ class MarketSpec:
     _size_scale: int = field(init=False, repr=False, compare=False)
     tick: float = field(init=False, repr=False, compare=False)
     lot: float = field(init=False, repr=False, compare=False)
+    # The venue's minimums in its own integers: lots, and ticks x lots of notional.
+    _min_base_lots: int = field(init=False, repr=False, compare=False)
+    _min_quote_units: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_price_scale", 10**self.price_decimals)
         object.__setattr__(self, "_size_scale", 10**self.size_decimals)
         object.__setattr__(self, "tick", 10.0 ** -self.price_decimals)
         object.__setattr__(self, "lot", 10.0 ** -self.size_decimals)
+        object.__setattr__(self, "_min_base_lots", math.ceil(self.min_base_units * self._size_scale - _EPS_STEPS))
+        notional_scale = self._price_scale * self._size_scale
+        object.__setattr__(self, "_min_quote_units", math.ceil(round(self.min_quote * notional_scale, 6)))
 
     def price_ticks(self, price: float, side: Side) -> int:
         """Price in integer ticks, rounded away from the touch: bids down, asks up.
@@ -54,34 +71,34 @@ class MarketSpec:
 
     def size_lots(self, size: float) -> int:
         """Size in integer lots, rounded down (never send more than asked)."""
-        return math.floor(size * self._size_scale + _EPS_STEPS)
+        steps = size * self._size_scale
+        return math.floor(steps + _EPS_STEPS)
 
     def quantize_size(self, size: float) -> float:
         return round(self.size_lots(size) / self._size_scale, self.size_decimals)
 
     def round_up_size(self, size: float) -> float:
         """`size` rounded up to a whole lot (for floors: never below what is required)."""
-        lots = math.ceil(size * self._size_scale - _EPS_STEPS)
+        steps = size * self._size_scale
+        lots = math.ceil(steps - _EPS_STEPS)
         return round(lots / self._size_scale, self.size_decimals)
 
     def min_size_at(self, price: float) -> float:
-        """Smallest size the venue accepts at `price`: both minimums, rounded up to a lot."""
-        return self.round_up_size(max(self.min_base_units, self.min_quote / price if price > 0 else math.inf))
+        """Smallest size the venue accepts at `price`: both minimums, in whole lots.
+
+        Computed in the venue's integers (ticks x lots), so it is exact: one lot less is refused.
+        """
+        price_ticks = round(price * self._price_scale)
+        if price_ticks <= 0:
+            return math.inf
+        lots = max(self._min_base_lots, -(-self._min_quote_units // price_ticks))
+        return round(lots / self._size_scale, self.size_decimals)
 
     def is_valid_order(self, price: float, size: float) -> bool:
-        """What the venue checks before accepting an order (Lighter's 21706 rule)."""
-        return (
-            price > 0
-            and size >= self.min_base_units - _EPS_STEPS * self.lot
-            and size * price >= self.min_quote - self._notional_slack
-        )
-
-    @property
-    def _notional_slack(self) -> float:
-        """Float noise to forgive in `size * price`: less than half the notional grid (one tick times
-        one lot), so a real shortfall of one grid step is never forgiven, e.g. with 6 price and 3 size
-        decimals a notional of min_quote - 1e-9 is a whole step short and the venue refuses it."""
-        return min(1e-9, 0.5 * 10.0 ** -(self.price_decimals + self.size_decimals))
+        """What the venue checks before accepting an order (Lighter's 21706 rule), in its integers."""
+        price_ticks = round(price * self._price_scale)
+        lots = round(size * self._size_scale)
+        return price_ticks > 0 and lots >= self._min_base_lots and lots * price_ticks >= self._min_quote_units
 
 
 def market_spec(config) -> MarketSpec:
