@@ -33,8 +33,8 @@ from typing import Callable
 from adapters.paper.venue import PaperVenue
 from rules.loader import content_version, load_policy_set
 from runtime.app import serve
+from runtime.catalog import FEATURE_NAMES
 from runtime.config import Config
-from runtime.features import FEATURE_NAMES
 from runtime.loop import RunSummary, WallClock
 from runtime.market import market_spec
 from runtime.trader import Trader

@@ -32,8 +32,8 @@ from adapters.paper.venue import PaperVenue  # noqa: E402
 from rules.engine import PolicyEngine  # noqa: E402
 from rules.expr import clamp  # noqa: E402
 from rules.loader import load_texts, policy_files  # noqa: E402
+from runtime.catalog import FEATURE_NAMES  # noqa: E402
 from runtime.config import Config  # noqa: E402
-from runtime.features import FEATURE_NAMES  # noqa: E402
 from runtime.market import market_spec  # noqa: E402
 from runtime.trader import Trader  # noqa: E402
 

@@ -24,8 +24,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, NamedTuple
 
+from rules.codegen import Failure
 from rules.effects import NEUTRAL, Effects, accumulate, neutral_accumulator, valid_value
-from rules.ruleset import CompiledMachine, CompiledRule, CompiledSet, EffectBlock, Failure
+from rules.ruleset import CompiledMachine, CompiledRule, CompiledSet, EffectBlock
 
 INACTIVE, PENDING, FIRING, COOLDOWN = 0, 1, 2, 3
 PHASE_NAMES = ("inactive", "pending", "firing", "cooldown")

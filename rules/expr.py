@@ -15,7 +15,8 @@ simpleeval so that nothing unsafe or unbounded survives to run time:
 
 Compiling rewrites the checked tree: features become local variables, params are
 inlined as constants, and `active("x")`/`in_state("m", "s")`/`state_var("m", "v")`
-become variables the rule set binds (see rules.ruleset).
+become variables the set compiler names (rules.ruleset) and the generated code binds
+(rules.codegen).
 """
 from __future__ import annotations
 

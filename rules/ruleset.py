@@ -1,12 +1,10 @@
-"""Compile a set of checked policies into one fused condition function and rule tables.
+"""Compile a set of checked policies into rule and state-machine tables and one condition function.
 
-Every `when`, `until` and transition condition of the whole set becomes one line
-of a single generated Python function, so a tick evaluates all conditions with
-one call and plain local-variable reads (features are loaded once at the top).
-Each line sits in its own `try`, so one failing expression (say, a division by a
-zero feature) is recorded against its rule and does not stop the others.
-Effects whose values are expressions get a small function per rule, called only
-while that rule fires.
+Names are resolved across the whole set (`active("x")`, `in_state(...)`, params,
+durations read from a state), and every problem in every file is collected, so a
+bad set is refused as a whole with all of its located errors. The tables
+(`CompiledRule`, `CompiledMachine`) hold what rules.engine needs each tick; the
+conditions of all of them are fused into one generated function (rules.codegen).
 """
 from __future__ import annotations
 
@@ -16,23 +14,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from rules.codegen import compile_source
 from rules.effects import BOOL_EFFECTS, valid_value
 from rules.errors import ExpressionError, Problem
 from rules.expr import COMPILED_GLOBALS, CompiledExpr, Linker, check_and_compile
 from rules.schema import EffectsSpec, PolicySpec, parse_duration, state_var_ref
 from rules.source import Loc, YamlSource
-
-
-class Failure:
-    """Marks a condition or effect whose evaluation raised; the rule keeps its state."""
-
-    __slots__ = ("error",)
-
-    def __init__(self, error: BaseException):
-        self.error = f"{type(error).__name__}: {error}"
-
-    def __repr__(self) -> str:
-        return f"Failure({self.error})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,7 +269,7 @@ class _SetCompiler:
                 dynamic.append((name, expr))
         fn = None
         if dynamic:
-            fn, _ = _compile_source([e.python for _, e in dynamic], _identifiers([e for _, e in dynamic], self.used))
+            fn, _ = compile_source([e.python for _, e in dynamic], _identifiers([e for _, e in dynamic], self.used))
         return EffectBlock(tuple(static), tuple(n for n, _ in dynamic), fn, sources)
 
     # -- build --------------------------------------------------------------------------------
@@ -304,7 +291,7 @@ class _SetCompiler:
                     machines.append(machine)
         if self.problems:
             raise PolicyCompileError(sorted(self.problems, key=lambda p: (str(p.path), p.line, p.column)))
-        cond_fn, python = _compile_source(self.lines, self.used)
+        cond_fn, python = compile_source(self.lines, self.used)
         return CompiledSet(self.version, tuple(rules), tuple(machines), cond_fn, len(self.lines), python,
                            tuple(lp.spec.policy for lp in self.loaded),
                            tuple(str(lp.source.path) for lp in self.loaded),
@@ -401,49 +388,3 @@ def _identifiers(exprs: list[CompiledExpr], used: set[str]) -> set[str]:
     names = {f"f_{f}" for e in exprs for f in e.features}
     names.update(ident for ident in used if not ident.startswith("f_") and any(ident in e.python for e in exprs))
     return names
-
-
-def _prologue(idents: set[str]) -> list[str]:
-    """Bind every identifier the body reads, once, from the arguments (F, R, M, V)."""
-    lines = []
-    for ident in sorted(idents):
-        kind, _, rest = ident.partition("_")
-        if kind == "f":
-            lines.append(f"    {ident} = F[{rest!r}]")
-        elif kind == "r":
-            lines.append(f"    {ident} = R[{rest}]")
-        elif kind == "m":
-            machine, state = rest.split("_")
-            lines.append(f"    {ident} = M[{machine}] == {state}")
-        elif kind == "v":
-            machine, var = rest.split("_")
-            lines.append(f"    {ident} = V[{machine}][{var}]")
-    return lines
-
-
-# Operators that can raise on floats (division by zero, overflow, a complex power compared).
-# An expression without them only compares, adds and multiplies floats and bools: it cannot
-# raise, so it goes straight into the returned tuple with no `try` around it.
-_CAN_RAISE = ("/", "%", "**")
-
-
-def _compile_source(exprs: list[str], idents: set[str]) -> tuple[Callable[..., tuple], str]:
-    body = ["def _fused(F, R, M, V):", *_prologue(idents)]
-    results = []
-    for i, python in enumerate(exprs):
-        if any(op in python for op in _CAN_RAISE):
-            body += ["    try:", f"        c{i} = {python}", "    except _Exception as exc:",
-                     f"        c{i} = _Failure(exc)"]
-            results.append(f"c{i}")
-        else:
-            results.append(f"({python})")
-    body.append(f"    return ({''.join(r + ', ' for r in results)})")
-    source = "\n".join(body)
-    namespace: dict[str, Any] = dict(COMPILED_GLOBALS)
-    namespace["_Failure"] = Failure
-    # The compiled code runs without builtins, so the name it catches must be bound here;
-    # otherwise a ZeroDivisionError becomes a NameError that escapes the whole fused function.
-    namespace["_Exception"] = Exception
-    exec(compile(source, "<policy-set>", "exec"), namespace)  # noqa: S102 - source built from checked ASTs only
-    return namespace["_fused"], source
-

@@ -16,8 +16,8 @@ from pydantic import BaseModel, ValidationError
 from watchfiles import awatch
 
 from rules.errors import InputError
+from runtime.catalog import FEATURE_NAMES
 from runtime.config import Config, load_config
-from runtime.features import FEATURE_NAMES
 from runtime.loop import Clock, RunSummary, run_trader
 from runtime.ports import Venue
 from runtime.reload import DEBOUNCE_MS, STEP_MS, PolicyFolderWatcher, apply_outcome

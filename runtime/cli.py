@@ -17,10 +17,11 @@ from typing import Callable, Sequence
 from rules.errors import InputError
 from rules.loader import load_policy_set, policy_files
 from rules.testing import TestReport, run_policy_tests
+from runtime.catalog import FEATURE_NAMES, describe_catalog
 from runtime.config import Config, load_config
 from runtime.decisions import DecisionLog
 from runtime.explain import explain, feature_inputs, pin_states, render
-from runtime.features import FEATURE_NAMES, FeatureStore, describe_catalog
+from runtime.features import FeatureStore
 from runtime.app import serve
 from runtime.loop import WallClock
 from runtime.market import market_spec

@@ -7,10 +7,7 @@ so this thread never touches trading state. The server binds to 127.0.0.1 by
 default because the control endpoints have no authentication: they are for
 operators on the box (or behind a tunnel), not for the internet.
 
-Metric names follow two conventions on purpose. Runtime metrics carry the
-`lighter_bot_` prefix. Policy telemetry gauges and the `policy_*` / `shadow_*`
-family keep the exact names the seed exported, because traders' dashboards and
-alerts already query those names.
+What /metrics contains, and how its names are chosen, is runtime/metrics.py.
 """
 from __future__ import annotations
 
@@ -22,7 +19,7 @@ import socket
 import socketserver
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,9 +27,8 @@ from types import TracebackType
 from urllib.parse import urlsplit
 
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
+from runtime.metrics import StatusCollector
 from runtime.status import BotStatus, OperatorAction, OperatorCommands
 
 log = logging.getLogger("lighter_bot.telemetry")
@@ -40,14 +36,12 @@ log = logging.getLogger("lighter_bot.telemetry")
 DEFAULT_PORT = 8000                 # the seed's port; its deploy check curls 127.0.0.1:8000/health
 DEFAULT_STALE_AFTER_S = 5.0         # a loop that has not ticked for this long is not trading
 DEFAULT_OPERATOR_REASON = "operator via HTTP"
-TRADING_STATES = ("active", "reducing", "halted")   # always exported, so a one-hot query never sees gaps
 MAX_CONTROL_BODY_BYTES = 4096       # a reason is a sentence; anything bigger is not an operator
 REQUEST_TIMEOUT_S = 10.0            # a client that stalls mid-request must not pin a thread forever
 SHUTDOWN_POLL_S = 0.1               # how often serve_forever checks for stop(); bounds stop() latency
 STOP_JOIN_TIMEOUT_S = 5.0
 PORT_RANGE = range(0, 65536)        # 0 asks the OS for an ephemeral port
 
-_INVALID_METRIC_CHARS = re.compile(r"[^a-zA-Z0-9_:]")
 _ASCII_DIGITS = re.compile(r"[0-9]+")
 _CONTROL_ACTIONS: dict[str, OperatorAction] = {
     "/control/halt": "halt",
@@ -70,137 +64,6 @@ def port_from_env(default: int = DEFAULT_PORT) -> int:
     if not _ASCII_DIGITS.fullmatch(text) or int(text) not in PORT_RANGE:
         raise ValueError(f"PORT must be an integer 0..65535, got {raw!r}")
     return int(text)
-
-
-def metric_name(raw: str) -> str:
-    """`raw` made a legal Prometheus metric name, so one odd name cannot break a whole scrape."""
-    name = _INVALID_METRIC_CHARS.sub("_", raw)
-    if not name or name[0].isdigit():
-        name = "_" + name
-    return name
-
-
-
-def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, doc, value=float(value))
-
-
-def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:
-    return CounterMetricFamily(name, doc, value=float(value))
-
-
-def _labelled(family: GaugeMetricFamily | CounterMetricFamily,
-              rows: Iterable[tuple[Iterable[str], float]]) -> Metric:
-    for labels, value in rows:
-        family.add_metric(list(labels), float(value))
-    return family
-
-
-def _runtime_families(s: BotStatus) -> list[Metric]:
-    """The fixed metrics: names are ours, so they are exported first and win any collision."""
-    feature = s.features.get
-    quotes = [(side, quote) for side, quote in (("bid", s.bid), ("ask", s.ask)) if quote is not None]
-    states = TRADING_STATES if s.trading_state in TRADING_STATES else (*TRADING_STATES, s.trading_state)
-    families: list[Metric] = [
-        _labelled(GaugeMetricFamily("policy_set_version", "Hash of the live policy set (always 1)",
-                                    labels=["version"]), [([s.policy_version], 1)]),
-        _gauge("policy_set_valid", "1 when the policy files on disk are the live set", s.policy_set_valid),
-        _counter("policy_reload_total", "Policy set reloads applied", s.policy_reload_total),
-        _counter("policy_reload_errors_total", "Policy reloads rejected; the old set kept running",
-                 s.policy_reload_errors_total),
-        _counter("policy_rule_errors_total", "Rule evaluations that raised", s.policy_rule_errors_total),
-        _gauge("shadow_disagreement_ratio", "Share of ticks where shadow and live effects differ",
-               s.shadow_disagreement_ratio),
-        _counter("shadow_disagreements_total", "Ticks where shadow and live effects differed",
-                 s.shadow_disagreements_total),
-        _labelled(GaugeMetricFamily("lighter_bot_trading_state", "1 on the current trading state",
-                                    labels=["state"]),
-                  [([state], state == s.trading_state) for state in states]),
-        _labelled(GaugeMetricFamily("lighter_bot_quote_price", "Resting quote price", labels=["side"]),
-                  [([side], quote.price) for side, quote in quotes]),
-        _labelled(GaugeMetricFamily("lighter_bot_quote_size", "Resting quote size, base units",
-                                    labels=["side"]),
-                  [([side], quote.size) for side, quote in quotes]),
-        _gauge("lighter_bot_inventory_units", "Signed position, base units", feature("inventory_units", 0.0)),
-        _gauge("lighter_bot_inventory_notional", "Position marked at mid, quote currency",
-               feature("inventory_notional", 0.0)),
-        _gauge("lighter_bot_mid", "Mid price", feature("mid", 0.0)),
-        # A gauge despite the suffix: realized PnL goes down as well as up.
-        _gauge("lighter_bot_realized_pnl_total", "FIFO realized PnL, quote currency",
-               feature("realized_pnl_total", 0.0)),
-        _gauge("maker_fifo_realized_quote", "FIFO realized maker PnL, quote currency (the seed's name)",
-               feature("realized_pnl_total", 0.0)),
-        _labelled(GaugeMetricFamily("lighter_bot_feature", "Every feature policies can read",
-                                    labels=["name"]),
-                  [([name], value) for name, value in sorted(s.features.items())]),
-        _counter("lighter_bot_ticks_total", "Ticks evaluated", s.ticks_total),
-        _counter("lighter_bot_fills_total", "Fills received", s.fills_total),
-        _counter("lighter_bot_orders_placed_total", "Orders placed", s.orders_placed_total),
-        _counter("lighter_bot_orders_canceled_total", "Orders canceled", s.orders_canceled_total),
-        _counter("lighter_bot_orders_rejected_total", "Orders the venue rejected", s.orders_rejected_total),
-        _labelled(CounterMetricFamily("lighter_bot_intents_denied_total", "Intents the risk gate denied",
-                                      labels=["reason"]),
-                  [([reason], count) for reason, count in sorted(s.intents_denied_total.items())]),
-        _gauge("lighter_bot_tick_seconds_last", "Duration of the last tick, seconds", s.tick_seconds_last),
-        # Prometheus cannot see a frozen loop from frozen values; this lets an alert compute the age.
-        _gauge("lighter_bot_last_tick_timestamp_seconds", "Wall-clock time of the last tick, epoch seconds",
-               s.wall_ts),
-        _gauge("lighter_bot_venue_healthy", "1 when the venue connection is healthy", s.venue_healthy),
-        _labelled(GaugeMetricFamily("lighter_bot_rule_firing", "1 for each firing rule (policy.rule)",
-                                    labels=["rule"]),
-                  [([rule], 1) for rule in sorted(set(s.firing_rules))]),
-        _labelled(GaugeMetricFamily("lighter_bot_state", "Current state of each policy state machine",
-                                    labels=["machine", "state"]),
-                  [([machine, state], 1) for machine, state in sorted(s.states.items())]),
-    ]
-    if s.shadow_version is not None:
-        families.append(_labelled(
-            GaugeMetricFamily("shadow_policy_set_info", "Hash of the shadow policy set (always 1)",
-                              labels=["version"]), [([s.shadow_version], 1)]))
-    return families
-
-
-def _exposed_names(family: Metric) -> tuple[str, ...]:
-    """Every name a family occupies in the text format (a counter `x` is exposed as `x_total`)."""
-    return (family.name, family.name + "_total") if family.type == "counter" else (family.name,)
-
-
-class _StatusCollector(Collector):
-    """Turns one fresh `BotStatus` into metric families per scrape; no state of its own.
-
-    Policy gauge names come from YAML, so one may collide with a fixed name or with
-    another after sanitizing. Two families with one name are invalid exposition and
-    Prometheus would drop the whole scrape, so the first wins and the rest are
-    logged once each.
-    """
-
-    def __init__(self, status: Callable[[], BotStatus | None]) -> None:
-        self._status = status
-        self._reported_collisions: set[str] = set()
-
-    def collect(self) -> Iterator[Metric]:
-        snapshot = self._status()
-        if snapshot is None:        # before the first tick there is nothing true to say
-            return iter(())
-        families = _runtime_families(snapshot)
-        taken = {name for family in families for name in _exposed_names(family)}
-        dynamic = [("", name, value, "Policy telemetry gauge") for name, value in snapshot.gauges.items()]
-        dynamic += [("shadow_", name, value, "Shadow policy telemetry gauge")
-                    for name, value in snapshot.shadow_gauges.items()]
-        for prefix, raw, value, doc in dynamic:
-            name = metric_name(prefix + raw)
-            if name in taken:
-                self._report_collision(prefix + raw, name)
-                continue
-            taken.add(name)
-            families.append(_gauge(name, doc, value))
-        return iter(families)
-
-    def _report_collision(self, raw: str, name: str) -> None:
-        if raw not in self._reported_collisions:
-            self._reported_collisions.add(raw)
-            log.warning("telemetry gauge %r is exported as %r, which is already taken; dropped", raw, name)
-
 
 
 def health(snapshot: BotStatus | None, now_wall_s: float, stale_after_s: float) -> tuple[int, dict]:
@@ -230,7 +93,6 @@ def health(snapshot: BotStatus | None, now_wall_s: float, stale_after_s: float) 
         "problems": problems,
     }
     return (HTTPStatus.SERVICE_UNAVAILABLE if problems else HTTPStatus.OK), body
-
 
 
 @dataclass(frozen=True)
@@ -374,7 +236,7 @@ class TelemetryServer:
         self._stale_after_s = stale_after_s
         # A private registry: several servers (bots, tests) in one process never clash.
         self._registry = CollectorRegistry(auto_describe=False)
-        self._registry.register(_StatusCollector(status))
+        self._registry.register(StatusCollector(status))
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
 

@@ -23,8 +23,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from adapters.paper.venue import PaperVenue
 from rules.loader import load_policy_set
 from runtime.app import serve
+from runtime.catalog import FEATURE_NAMES
 from runtime.config import Config
-from runtime.features import FEATURE_NAMES
 from runtime.loop import RunSummary, WallClock
 from runtime.market import market_spec
 from runtime.telemetry import TelemetryServer

@@ -10,9 +10,9 @@ import yaml
 from rules.errors import ConfigError
 from rules.loader import load_policy_set
 from rules.schema import parse_duration
+from runtime.catalog import FEATURE_NAMES
 from runtime.cli import main
 from runtime.config import Config, load_config
-from runtime.features import FEATURE_NAMES
 
 REPO = Path(__file__).resolve().parent.parent
 

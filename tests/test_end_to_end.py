@@ -87,7 +87,7 @@ def test_every_order_is_canceled_at_the_end(scenario):
 
 def test_every_starter_policy_fires_in_some_scenario():
     from rules.loader import load_policy_set
-    from runtime.features import FEATURE_NAMES
+    from runtime.catalog import FEATURE_NAMES
     from paper_harness import POLICIES
 
     covered = {rule for spec in SCENARIOS.values() for rule in spec["rules"]}

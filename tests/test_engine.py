@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from rules.engine import PolicyEngine
 from rules.loader import load_texts
-from runtime.features import FEATURE_NAMES
+from runtime.catalog import FEATURE_NAMES
 
 
 def compile_policies(*texts: str):
@@ -592,8 +592,9 @@ def test_incremental_stepping_matches_stepping_every_rule(changes):
     from pathlib import Path
 
     from rules.loader import load_policy_set
+    from runtime.catalog import FEATURE_NAMES
     from runtime.config import Config
-    from runtime.features import FEATURE_NAMES, FeatureStore
+    from runtime.features import FeatureStore
 
     compiled = load_policy_set([Path(__file__).resolve().parent.parent / "policies"], FEATURE_NAMES)
     fast, reference = PolicyEngine(compiled), PolicyEngine(compiled, incremental=False)

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from rules.loader import load_policy_set
+from runtime.catalog import FEATURE_NAMES
 from runtime.cli import main
 from runtime.config import load_config
 from runtime.explain import explain, hold_step_s, pin_states
-from runtime.features import FEATURE_NAMES, FeatureStore
+from runtime.features import FeatureStore
 
 POLICIES = Path(__file__).resolve().parent.parent / "policies"
 BASELINE = FeatureStore(load_config(None)).values

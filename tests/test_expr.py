@@ -15,6 +15,7 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from rules.codegen import Failure
 from rules.errors import ExpressionError
 from rules.expr import (
     COMPILED_GLOBALS,
@@ -25,8 +26,7 @@ from rules.expr import (
     reference_eval,
 )
 from rules.loader import load_texts
-from rules.ruleset import Failure
-from runtime.features import FEATURE_NAMES
+from runtime.catalog import FEATURE_NAMES
 
 FEATURES = ("vol_bps", "trend_bps", "inventory_frac", "realized_pnl_5m")
 NUMERIC_PARAMS = ("pause_vol_bps", "size_k", "offset_bps")

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from runtime.catalog import CATALOG, FEATURE_NAMES, NEVER_AGE_S, describe_catalog
 from runtime.config import Config
 from runtime.events import (
     BookTop,
@@ -17,15 +18,7 @@ from runtime.events import (
     OrderRejected,
     PositionSnapshot,
 )
-from runtime.features import (
-    CATALOG,
-    FEATURE_NAMES,
-    NEVER_AGE_S,
-    RETURN_SAMPLE_MIN_S,
-    SIGMA_WINDOW_S,
-    FeatureStore,
-    describe_catalog,
-)
+from runtime.features import RETURN_SAMPLE_MIN_S, SIGMA_WINDOW_S, FeatureStore
 
 HALF_SPREAD = 0.01
 

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from rules.testing import run_policy_tests
+from runtime.catalog import FEATURE_NAMES
 from runtime.cli import main
 from runtime.config import load_config
-from runtime.features import FEATURE_NAMES, FeatureStore
+from runtime.features import FeatureStore
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"

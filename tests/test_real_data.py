@@ -16,9 +16,10 @@ import pytest
 
 from rules.engine import PolicyEngine
 from rules.loader import load_policy_set
+from runtime.catalog import FEATURE_NAMES
 from runtime.config import Config
 from runtime.events import BookTop
-from runtime.features import FEATURE_NAMES, FeatureStore
+from runtime.features import FeatureStore
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data"

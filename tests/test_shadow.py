@@ -22,10 +22,10 @@ from live_harness import LiveBot, copy_policies, edit, folder_version, wait_for
 from paper_harness import POLICIES, config_with
 from rules.loader import load_policy_set
 from runtime.app import serve
+from runtime.catalog import FEATURE_NAMES
 from runtime.cli import main as cli_main
 from runtime.config import Config
 from runtime.events import Event, Fill
-from runtime.features import FEATURE_NAMES
 from runtime.intents import Intent
 from runtime.loop import SimulatedClock
 from runtime.market import market_spec
