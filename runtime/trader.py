@@ -203,6 +203,9 @@ class Trader:
         return report
 
     def swap_shadow(self, new: CompiledSet | None) -> None:
+        """Replace the shadow set. The disagreement tally restarts: it describes one candidate,
+        and a ratio mixing two candidates would tell a trader nothing about either."""
+        self.shadow_disagreements_total = self.shadow_ticks_total = 0
         if new is None:
             self.shadow = None
         elif self.shadow is None:

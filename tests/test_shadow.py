@@ -185,3 +185,22 @@ def test_a_broken_shadow_folder_stops_the_bot_before_it_trades(tmp_path, capsys)
                      "--decision-log", str(tmp_path / "decisions.jsonl")], open_venue=open_venue)
     assert code == 1
     assert f"{vol}:" in capsys.readouterr().err
+
+
+def test_a_new_shadow_set_restarts_the_disagreement_tally(tmp_path):
+    """The ratio describes one candidate; after a new shadow set goes live it starts from zero."""
+    import shutil
+
+    from paper_harness import POLICIES, config_with, run_paper
+    from rules.loader import load_policy_set
+    from runtime.catalog import FEATURE_NAMES
+
+    shadow = tmp_path / "shadow"
+    shutil.copytree(POLICIES, shadow, ignore=shutil.ignore_patterns("tests"))
+    text = (shadow / "volatility_pause.yaml").read_text().replace("pause_vol_bps: 30", "pause_vol_bps: 3")
+    (shadow / "volatility_pause.yaml").write_text(text)
+    run = run_paper(config_with(), 120, shadow=shadow)
+    trader = run.trader
+    assert trader.shadow_disagreements_total > 0
+    trader.swap_shadow(load_policy_set([POLICIES], FEATURE_NAMES))
+    assert trader.shadow_disagreements_total == 0 and trader.status().shadow_disagreement_ratio == 0.0
