@@ -187,7 +187,8 @@ def _run(args: argparse.Namespace, open_venue: VenueFactory) -> int:
     except ValueError as exc:
         print(f"error: venue.kind: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
-    decisions = DecisionLog(args.decision_log or config.runtime.decision_log)
+    decisions = DecisionLog(args.decision_log or config.runtime.decision_log,
+                            max_bytes=int(config.runtime.decision_log_max_mb * 1024 * 1024))
     trader = Trader(config, market_spec(config.market), policies, decisions=decisions, shadow=shadow,
                     venue_name=config.venue.kind, start_ts=start)
     server = TelemetryServer(trader.status, trader.commands, port=port)

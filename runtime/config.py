@@ -205,6 +205,7 @@ class RuntimeConfig(_Model):
     tick_interval_s: PositiveFloat = 0.25
     policies_dir: str = "policies"
     decision_log: str = "data/decisions.jsonl"
+    decision_log_max_mb: PositiveFloat = 5.0   # rotate the trace at this size (seed: 5 MB ledger rotation)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 

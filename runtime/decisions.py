@@ -30,19 +30,46 @@ def _clean(value: Any) -> Any:
     return value
 
 
-class DecisionLog:
-    """Append-only JSON-lines writer (flushed per line, so a crash loses nothing written)."""
+# Rotated files kept next to the live one (decisions.jsonl.1 ... .N), oldest dropped.
+KEEP_ROTATED = 5
 
-    def __init__(self, path: Path | str | None):
+
+class DecisionLog:
+    """Append-only JSON-lines writer, flushed per line so a crash loses nothing written.
+
+    Rotated at `max_bytes` (the seed's ledger used 5 MB), keeping KEEP_ROTATED old files,
+    so a bot left running for weeks cannot fill its disk with traces.
+    """
+
+    def __init__(self, path: Path | str | None, max_bytes: int = 5 * 1024 * 1024):
         self.path = Path(path) if path else None
+        self.max_bytes = max_bytes
         self._file: IO[str] | None = None
+        self._size = 0
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("a", buffering=1)
+            self._open()
+
+    def _open(self) -> None:
+        self._file = self.path.open("a", buffering=1)
+        self._size = self._file.tell()
+
+    def _rotate(self) -> None:
+        self._file.close()
+        for i in range(KEEP_ROTATED - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{i}")
+            if older.exists():
+                older.replace(self.path.with_name(f"{self.path.name}.{i + 1}"))
+        self.path.replace(self.path.with_name(f"{self.path.name}.1"))
+        self._open()
 
     def _write(self, record: dict[str, Any]) -> None:
         if self._file is not None:
-            self._file.write(json.dumps(_clean(record), separators=(",", ":")) + "\n")
+            line = json.dumps(_clean(record), separators=(",", ":")) + "\n"
+            if self._size + len(line) > self.max_bytes and self._size > 0:
+                self._rotate()
+            self._file.write(line)
+            self._size += len(line)
 
     def decision(self, trace: dict[str, Any], shadow: bool = False) -> None:
         record = {"type": "shadow_decision" if shadow else "decision", **trace}
