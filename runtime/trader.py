@@ -102,7 +102,6 @@ class Trader:
         if state is TradingState.HALTED or not features.ready or not self.venue_healthy():
             intents += self._cancel_everything()
             self.plan = None
-            features.note_quote_blocked(False, now)
         else:
             inventory = values["inventory_units"]
             active = state is TradingState.ACTIVE
