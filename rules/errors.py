@@ -41,10 +41,6 @@ class ConfigError(InputError):
     """`config.yaml` (or a flag overriding it) is invalid."""
 
 
-class PolicyTestError(InputError):
-    """A policy test file is malformed (not: a test that fails, which is a result)."""
-
-
 class ExpressionError(Exception):
     """An expression is outside the sandboxed language; `message` says what was expected."""
 

@@ -49,7 +49,6 @@ _FUNCTIONS = {
     "in_state": (2, 2, 2),
     "state_var": (2, 2, 2),
 }
-FUNCTION_NAMES = frozenset(_FUNCTIONS)
 _CONSTANT_NAMES = {"True": True, "False": False, "true": True, "false": False}
 
 

@@ -16,7 +16,6 @@ from rules.source import YamlSyntaxError, load_yaml, validation_problems
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
-Fraction = Annotated[float, Field(gt=0, le=1)]
 
 
 class _Model(BaseModel):

@@ -29,9 +29,6 @@ class PlaceOrder:
     reduce_only: bool = False
     decision: int = 0
 
-    @property
-    def signed_size(self) -> float:
-        return self.size if self.side == "buy" else -self.size
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,19 +12,9 @@ from dataclasses import dataclass, field
 
 from runtime.events import Side
 
-# Float noise guard: 0.064 / 0.001 is 63.99999999999999, which must count as 64 lots.
-# Relative to the number of steps, because float error grows with it; small enough that a real
-# shortfall (1.000000001 lots needed) still rounds up to 2.
-_EPS_REL = 1e-15   # a few ulps of the step count
-_EPS_STEPS = 1e-9   # absolute slack, in lots, for the venue's min_base check only
-
-
-_EPS_ABS = 1e-12   # floor for small step counts
-
-
-def _noise(steps: float) -> float:
-    noise = _EPS_REL * steps
-    return noise if noise > _EPS_ABS else _EPS_ABS
+# Float noise guard: 0.064 / 0.001 is 63.99999999999999, which must count as 64 lots. The
+# venue's minimums are checked in exact integers (`is_valid_order`), so this only absorbs noise.
+_EPS_STEPS = 1e-9
 
 
 @dataclass(frozen=True, slots=True)

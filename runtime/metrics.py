@@ -23,6 +23,7 @@ from runtime.status import BotStatus
 log = logging.getLogger("lighter_bot.telemetry")
 
 TRADING_STATES = ("active", "reducing", "halted")   # always exported, so a one-hot query never sees gaps
+HEDGER_MODES = ("idle", "passive", "aggressive", "cooldown")   # runtime.hedger.Hedger.mode values
 
 _INVALID_METRIC_CHARS = re.compile(r"[^a-zA-Z0-9_:]")
 
@@ -100,6 +101,11 @@ def _runtime_families(s: BotStatus) -> list[Metric]:
         _gauge("lighter_bot_last_tick_timestamp_seconds", "Wall-clock time of the last tick, epoch seconds",
                s.wall_ts),
         _gauge("lighter_bot_venue_healthy", "1 when the venue connection is healthy", s.venue_healthy),
+        _counter("lighter_bot_hedger_crosses_total", "Hedge crosses (IOC) sent", s.hedger_crosses_total),
+        _counter("lighter_bot_hedger_abandoned_crosses_total",
+                 "Hedge crosses abandoned because the mid moved past the plan", s.hedger_abandoned_total),
+        _labelled(GaugeMetricFamily("lighter_bot_hedger_mode", "1 on the hedger's current mode", labels=["mode"]),
+                  [([mode], mode == s.hedger_mode) for mode in HEDGER_MODES]),
         _labelled(GaugeMetricFamily("lighter_bot_rule_firing", "1 for each firing rule (policy.rule)",
                                     labels=["rule"]),
                   [([rule], 1) for rule in sorted(set(s.firing_rules))]),

@@ -43,7 +43,6 @@ class OrderTracker:
         self.canceled_total = 0
         self.rejected_total = 0
         self.fills_total = 0
-        self.last_reject: str = ""
 
     def next_client_id(self) -> int:
         cid = self._next_id
@@ -82,7 +81,6 @@ class OrderTracker:
             return self.orders.pop(event.client_id, None)
         if kind is OrderRejected:
             self.rejected_total += 1
-            self.last_reject = f"{event.code} {event.message}"
             return self.orders.pop(event.client_id, None)
         return None
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from watchfiles import Change, awatch
@@ -51,7 +51,6 @@ class ReloadOutcome:
     problems: tuple[Problem, ...]
     trigger: str
     detected_at: float                 # time.monotonic() when the change was noticed
-    compiled_at: float = field(default_factory=time.monotonic)
 
 
 class PolicyFolderWatcher:

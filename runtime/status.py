@@ -52,6 +52,9 @@ class BotStatus:
     orders_rejected_total: int = 0
     intents_denied_total: dict[str, int] = field(default_factory=dict)   # reason -> count
     tick_seconds_last: float = 0.0
+    hedger_mode: str = "idle"                   # idle, passive, aggressive, cooldown
+    hedger_crosses_total: int = 0               # IOC crosses sent
+    hedger_abandoned_total: int = 0             # crosses given up because the mid ran past the plan
 
 
 class OperatorCommands:

@@ -83,6 +83,7 @@ def health(snapshot: BotStatus | None, now_wall_s: float, stale_after_s: float) 
     body = {
         "status": "degraded" if problems else "ok",
         "trading_state": snapshot.trading_state,
+        "trading_state_reason": snapshot.trading_state_reason,
         "policy_version": snapshot.policy_version,
         "policy_set_valid": snapshot.policy_set_valid,
         "venue_healthy": snapshot.venue_healthy,

@@ -240,4 +240,5 @@ class Trader:
             features=dict(self.features.values), fills_total=self.orders.fills_total,
             orders_placed_total=self.orders.placed_total, orders_canceled_total=self.orders.canceled_total,
             orders_rejected_total=self.orders.rejected_total, intents_denied_total=dict(self.risk.denied),
-            tick_seconds_last=self.tick_seconds_last)
+            tick_seconds_last=self.tick_seconds_last, hedger_mode=self.hedger.mode,
+            hedger_crosses_total=self.hedger.crosses_total, hedger_abandoned_total=self.hedger.abandoned_total)

@@ -57,6 +57,7 @@ def test_run_serves_metrics_and_stops_cleanly_after_its_duration(tmp_path):
         assert "maker_volatility_pause_active " in metrics
         assert 'lighter_bot_trading_state{state="active"} 1.0' in metrics
         assert "policy_set_version{version=" in metrics
+        assert 'lighter_bot_hedger_mode{mode="idle"}' in metrics and "lighter_bot_hedger_crosses_total" in metrics
         _, stderr = proc.communicate(timeout=30)
     finally:
         proc.kill()

@@ -203,6 +203,7 @@ def test_health_is_200_when_fresh_and_venue_healthy(server: TelemetryServer) -> 
     body = response.json()
     assert body["status"] == "ok"
     assert body["trading_state"] == "reducing"
+    assert body["trading_state_reason"] == "inventory over soft cap"   # why, not just what
     assert body["policy_version"] == "abc123"
     assert body["policy_set_valid"] is True
     assert body["venue_healthy"] is True
