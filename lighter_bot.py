@@ -1,9 +1,32 @@
-"""Composition root: the only module that imports both the runtime and the adapters."""
+"""Composition root: the only module that imports both the runtime and the adapters.
+
+It assembles the whole `config.yaml` model (the core's sections, the service's and every
+adapter's own `venue.<kind>` model) and hands the CLI a venue factory.
+"""
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from adapters import DEFAULT_KIND, VENUE_CONFIGS, open_venue
+from runtime.service.config import BotConfig as _BotConfigBase
+from runtime.service.config import bot_config_model
+from runtime.service.config import load_config as _load_config
+
+BotConfig: type[_BotConfigBase] = bot_config_model(VENUE_CONFIGS, DEFAULT_KIND)
+
+
+def load_config(path: Path | None) -> _BotConfigBase:
+    """`config.yaml` at `path` (None: the embedded defaults), with located errors."""
+    return _load_config(path, BotConfig)
+
+
+def cli(argv: Sequence[str] | None = None) -> int:
+    """`lighter-bot ARGS`, returning the exit code (tests call this)."""
+    from runtime.service.cli import main as cli_main
+
+    return cli_main(argv, config_model=BotConfig, open_venue=open_venue)
 
 
 def main() -> None:
-    from runtime.cli import main as cli_main
-    from adapters import open_venue
-
-    raise SystemExit(cli_main(open_venue=open_venue))
+    raise SystemExit(cli())

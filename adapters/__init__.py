@@ -1,24 +1,29 @@
 """Venues: the exchange side of `runtime.ports`.
 
 Only the composition root (`lighter_bot.py`) imports this package; the runtime sees
-venues through the `Venue` protocol alone.
+venues through the `Venue` protocol alone. Each adapter owns its config model; the
+composition root assembles them into the `venue:` section of config.yaml.
 """
 from __future__ import annotations
 
-from runtime.config import Config
-from runtime.market import market_spec
+from pydantic import BaseModel
+
+from adapters.paper.config import PaperConfig
+from runtime.market import MarketSpec
 from runtime.ports import Venue
 
-KNOWN_KINDS = ("paper",)
+# Every adapter's config model, by `venue.kind`. Adding a venue adds a line here; the core's
+# config never changes.
+VENUE_CONFIGS: dict[str, type[BaseModel]] = {"paper": PaperConfig}
+DEFAULT_KIND = "paper"
 
 
-def open_venue(kind: str, config: Config, start_ts: float) -> Venue:
-    """Build the venue named `kind` for `config.market`. Unknown kinds are a ValueError
+def open_venue(kind: str, venue_config, market: MarketSpec, start_ts: float) -> Venue:
+    """Build the venue named `kind` from the `venue:` section. Unknown kinds are a ValueError
     naming the known ones, so a typo on the command line says what would have worked."""
     if kind == "paper":
         # Imported here so choosing one venue never imports another's dependencies.
         from adapters.paper.venue import PaperVenue
 
-        return PaperVenue(market_spec(config.market), config.venue.paper, start_ts)
-    raise ValueError(f"unknown venue kind {kind!r}; known kinds: {', '.join(KNOWN_KINDS)}")
-
+        return PaperVenue(market, venue_config.paper, start_ts)
+    raise ValueError(f"unknown venue kind {kind!r}; known kinds: {', '.join(VENUE_CONFIGS)}")

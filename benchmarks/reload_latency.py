@@ -32,10 +32,10 @@ from typing import Callable
 
 from adapters.paper.venue import PaperVenue
 from rules.loader import content_version, load_policy_set
-from runtime.app import serve
+from runtime.service.app import serve
 from runtime.catalog import FEATURE_NAMES
-from runtime.config import Config
-from runtime.loop import RunSummary, WallClock
+from lighter_bot import BotConfig as Config
+from runtime.service.loop import RunSummary, WallClock
 from runtime.market import market_spec
 from runtime.trader import Trader
 

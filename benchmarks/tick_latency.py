@@ -33,7 +33,7 @@ from rules.engine import PolicyEngine  # noqa: E402
 from rules.expr import clamp  # noqa: E402
 from rules.loader import load_texts, policy_files  # noqa: E402
 from runtime.catalog import FEATURE_NAMES  # noqa: E402
-from runtime.config import Config  # noqa: E402
+from lighter_bot import BotConfig as Config  # noqa: E402
 from runtime.market import market_spec  # noqa: E402
 from runtime.trader import Trader  # noqa: E402
 
@@ -57,7 +57,7 @@ def record_features(config: Config, ticks: int) -> list[dict[str, float]]:
     """Feature vectors of a paper run, one per tick (so conditions change as they do live)."""
     import asyncio
 
-    from runtime.loop import SimulatedClock, run_trader
+    from runtime.service.loop import SimulatedClock, run_trader
     from rules.loader import load_policy_set
 
     trader = Trader(config, market_spec(config.market), load_policy_set([REPO / "policies"], FEATURE_NAMES))

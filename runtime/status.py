@@ -1,12 +1,11 @@
 """A read-only snapshot of the running bot, for /metrics, /health and logs.
 
-The trading loop owns all state; the HTTP server thread only ever sees these
-snapshots, built on demand, and talks back through `OperatorCommands`, a queue the
-loop drains between ticks. So nothing outside the loop mutates trading state.
+The trading loop owns all state. After each tick the service publishes one of these
+(runtime/service/status_board.py) and the HTTP thread reads only that, so nothing
+outside the loop ever touches a live trading object.
 """
 from __future__ import annotations
 
-import queue
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -24,7 +23,6 @@ class BotStatus:
     """Everything an operator dashboard shows, at one instant."""
 
     ts: float                                   # time of the last tick (venue clock)
-    wall_ts: float                              # wall-clock time of the last tick, for staleness
     ticks_total: int
     market: str                                 # e.g. "SOL (market 2)"
     venue: str                                  # "paper", "lighter", "replay"
@@ -32,9 +30,6 @@ class BotStatus:
     trading_state: str                          # "active", "reducing", "halted"
     trading_state_reason: str
     policy_version: str
-    policy_set_valid: bool                      # files on disk == live set
-    policy_reload_total: int
-    policy_reload_errors_total: int
     policy_rule_errors_total: int
     firing_rules: tuple[str, ...]
     states: dict[str, str]
@@ -51,27 +46,13 @@ class BotStatus:
     orders_canceled_total: int = 0
     orders_rejected_total: int = 0
     intents_denied_total: dict[str, int] = field(default_factory=dict)   # reason -> count
-    tick_seconds_last: float = 0.0
     hedger_mode: str = "idle"                   # idle, passive, aggressive, cooldown
     hedger_crosses_total: int = 0               # IOC crosses sent
     hedger_abandoned_total: int = 0             # crosses given up because the mid ran past the plan
-
-
-class OperatorCommands:
-    """Thread-safe mailbox from operators (HTTP, signals) to the trading loop."""
-
-    def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[tuple[OperatorAction, str]] = queue.SimpleQueue()
-
-    def send(self, action: OperatorAction, reason: str) -> None:
-        self._queue.put((action, reason))
-
-    def drain(self) -> list[tuple[OperatorAction, str]]:
-        if self._queue.empty():   # the common case, checked without raising queue.Empty every tick
-            return []
-        out = []
-        while True:
-            try:
-                out.append(self._queue.get_nowait())
-            except queue.Empty:
-                return out
+    # Filled in by the service when it publishes the snapshot (the core has no wall clock
+    # and does not reload files).
+    wall_ts: float = 0.0                        # wall-clock time of the last tick, for staleness
+    tick_seconds_last: float = 0.0
+    policy_set_valid: bool = True               # files on disk == live set
+    policy_reload_total: int = 0
+    policy_reload_errors_total: int = 0

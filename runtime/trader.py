@@ -1,20 +1,18 @@
 """One tick of the bot: features -> policies -> maker and hedger -> risk gate -> intents.
 
 Read a tick top to bottom in `Trader.tick`. The venue is not here: the driver
-(`runtime.loop`) feeds events in with `on_events` and sends the returned intents,
+(`runtime.service.loop`) feeds events in with `on_events` and sends the returned intents,
 so the same Trader runs live, on paper, or over a replay.
 """
 from __future__ import annotations
 
 import logging
-import time
 from typing import Callable
 
 from rules.effects import Effects
 from rules.engine import PolicyEngine, SwapReport
 from rules.ruleset import CompiledSet
 from runtime.config import Config
-from runtime.decisions import DecisionLog
 from runtime.events import Event, Fill, OrderCanceled, OrderRejected
 from runtime.features import FeatureStore
 from runtime.hedger import Hedger
@@ -23,7 +21,8 @@ from runtime.maker import Maker, QuotePlan
 from runtime.market import MarketSpec
 from runtime.orders import OrderTracker
 from runtime.risk import RiskGate, TradingState
-from runtime.status import BotStatus, OperatorCommands, QuoteSnapshot
+from runtime.status import BotStatus, OperatorAction, QuoteSnapshot
+from runtime.trace import Trace
 
 log = logging.getLogger("lighter_bot.trader")
 
@@ -32,7 +31,7 @@ class Trader:
     """Owns every piece of trading state; single-threaded, driven by the loop."""
 
     def __init__(self, config: Config, market: MarketSpec, policies: CompiledSet, *,
-                 decisions: DecisionLog | None = None, shadow: CompiledSet | None = None,
+                 trace: Trace | None = None, shadow: CompiledSet | None = None,
                  venue_name: str = "paper", start_ts: float = 0.0):
         self.config = config
         self.market = market
@@ -44,20 +43,15 @@ class Trader:
         self.hedger = Hedger(config.hedger, market)
         self.risk = RiskGate(config.risk)
         self.orders = OrderTracker(start_ts)
-        self.decisions = decisions or DecisionLog(None)
-        self.commands = OperatorCommands()
+        self.trace = trace or Trace()
+        self._operator_queue: list[tuple[OperatorAction, str]] = []
         self.venue_healthy: Callable[[], bool] = lambda: True
         self.plan: QuotePlan | None = None
         self.effects = Effects()
         self.now = start_ts
         self.ticks_total = 0
-        self.tick_seconds_last = 0.0
-        self.wall_ts = 0.0
         self.shadow_disagreements_total = 0
         self.shadow_ticks_total = 0
-        self.policy_set_valid = True
-        self.policy_reload_total = 0
-        self.policy_reload_errors_total = 0
 
     # -- inputs ---------------------------------------------------------------------------------
     def on_events(self, events: list[Event]) -> None:
@@ -71,15 +65,18 @@ class Trader:
                     self.hedger.note_fill(event.ts)
                 else:
                     self.maker.note_fill(event.side, event.ts)
-                self.decisions.fill(event, purpose)
+                self.trace.fill(event, purpose)
             elif kind is OrderRejected:
                 log.warning("order %d rejected by venue: %d %s", event.client_id, event.code, event.message)
             elif kind is OrderCanceled and event.reason not in ("requested", "canceled"):
                 log.info("order %d canceled by venue: %s", event.client_id, event.reason)
 
     # -- the tick -------------------------------------------------------------------------------
+    def operator(self, action: OperatorAction, reason: str) -> None:
+        """An operator command ("halt", "reduce", "resume"), applied at the start of the next tick."""
+        self._operator_queue.append((action, reason))
+
     def tick(self, now: float) -> list[Intent]:
-        started = time.perf_counter()
         self.now = now
         features = self.features
         features.advance(now)
@@ -87,14 +84,16 @@ class Trader:
 
         decision = self.policies.evaluate(values, now)
         if decision.changed:
-            self.decisions.decision(decision.trace)
+            self.trace.decision(decision.trace)
         effects = self.effects = decision.effects
         if self.shadow is not None:
             self._shadow_tick(values, now, effects)
 
         intents: list[Intent] = []
-        for action, reason in self.commands.drain():
-            intents += self.risk.operator(action, reason)
+        if self._operator_queue:
+            for action, reason in self._operator_queue:
+                intents += self.risk.operator(action, reason)
+            self._operator_queue.clear()
         reason = ", ".join(self.policies.firing()) if effects.reduce_only or effects.halt else ""
         intents += self.risk.update(values["inventory_units"], values["mid"], effects.reduce_only, effects.halt,
                                     reason)
@@ -113,14 +112,12 @@ class Trader:
         approved = self._gate(intents, decision.seq, now)
         features.note_trading_state(self.risk.state.code, len(self.orders.orders))
         self.ticks_total += 1
-        self.wall_ts = time.time()
-        self.tick_seconds_last = time.perf_counter() - started
         return approved
 
     def _shadow_tick(self, values: dict[str, float], now: float, live: Effects) -> None:
         shadow = self.shadow.evaluate(values, now)
         if shadow.changed:
-            self.decisions.decision(shadow.trace, shadow=True)
+            self.trace.decision(shadow.trace, shadow=True)
         self.shadow_ticks_total += 1
         if shadow.effects != live:
             self.shadow_disagreements_total += 1
@@ -176,7 +173,7 @@ class Trader:
                     intent = PlaceOrder(intent.client_id, intent.side, intent.price, intent.size, intent.tif,
                                         intent.purpose, intent.reduce_only, decision)
                 self.orders.on_place(intent, now)
-                self.decisions.order(intent, now)
+                self.trace.order(intent, now)
             elif isinstance(intent, CancelOrder):
                 self.orders.on_cancel(intent.client_id)
             elif isinstance(intent, CancelAll):
@@ -197,7 +194,7 @@ class Trader:
     def swap_policies(self, new: CompiledSet) -> SwapReport:
         old = self.policies.compiled.version
         report = self.policies.swap(new)
-        self.decisions.event("policy_reload", ts=self.now, old_version=old, new_version=new.version,
+        self.trace.event("policy_reload", ts=self.now, old_version=old, new_version=new.version,
                              kept=report.kept, changed=report.changed, added=report.added, removed=report.removed)
         return report
 
@@ -214,6 +211,8 @@ class Trader:
 
     # -- status ---------------------------------------------------------------------------------
     def status(self) -> BotStatus | None:
+        """An immutable snapshot of the trading state (None before the first tick). The service
+        publishes one after each tick and adds what only it knows (wall time, reloads)."""
         if self.ticks_total == 0:
             return None
         plan = self.plan
@@ -221,12 +220,10 @@ class Trader:
         ask = self.orders.quote("sell")
         shadow = self.shadow
         return BotStatus(
-            ts=self.now, wall_ts=self.wall_ts, ticks_total=self.ticks_total,
+            ts=self.now, ticks_total=self.ticks_total,
             market=f"{self.market.symbol} (market {self.market.market_id})", venue=self.venue_name,
             venue_healthy=self.venue_healthy(), trading_state=self.risk.state.value,
             trading_state_reason=self.risk.reason, policy_version=self.policies.compiled.version,
-            policy_set_valid=self.policy_set_valid, policy_reload_total=self.policy_reload_total,
-            policy_reload_errors_total=self.policy_reload_errors_total,
             policy_rule_errors_total=self.policies.errors_total,
             firing_rules=tuple(self.policies.firing()), states=self.policies.states(),
             gauges=self.policies.gauges(),
@@ -240,5 +237,5 @@ class Trader:
             features=dict(self.features.values), fills_total=self.orders.fills_total,
             orders_placed_total=self.orders.placed_total, orders_canceled_total=self.orders.canceled_total,
             orders_rejected_total=self.orders.rejected_total, intents_denied_total=dict(self.risk.denied),
-            tick_seconds_last=self.tick_seconds_last, hedger_mode=self.hedger.mode,
+            hedger_mode=self.hedger.mode,
             hedger_crosses_total=self.hedger.crosses_total, hedger_abandoned_total=self.hedger.abandoned_total)

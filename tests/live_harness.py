@@ -1,7 +1,7 @@
 """A real bot for live-operation tests: `serve()` on the wall clock, the paper exchange,
 policies as files in tmp_path, telemetry scraped over HTTP.
 
-`LiveBot` runs `runtime.app.serve` in a background thread with its own event loop,
+`LiveBot` runs `runtime.service.app.serve` in a background thread with its own event loop,
 exactly as `lighter-bot run` does (minus signals, which only the main thread can
 take), and records every tick: when it ran and which policy set it ran under.
 Tests then edit files on disk and wait, always with a timeout, for what a trader
@@ -22,12 +22,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.paper.venue import PaperVenue
 from rules.loader import load_policy_set
-from runtime.app import serve
+from runtime.service.app import serve
 from runtime.catalog import FEATURE_NAMES
-from runtime.config import Config
-from runtime.loop import RunSummary, WallClock
+from lighter_bot import BotConfig as Config
+from runtime.service.loop import RunSummary, WallClock
 from runtime.market import market_spec
-from runtime.telemetry import TelemetryServer
+from runtime.service.status_board import StatusBoard
+from runtime.service.telemetry import TelemetryServer
 from runtime.trader import Trader
 
 REPO = Path(__file__).resolve().parent.parent
@@ -96,7 +97,8 @@ class LiveBot:
                              shadow=load_policy_set([shadow], FEATURE_NAMES) if shadow else None, start_ts=start)
         self.ticks: list[Tick] = []
         self.on_tick: list[Callable[[float], None]] = []   # extra after-tick observers (loop thread)
-        self.telemetry = TelemetryServer(self.trader.status, None, port=0)
+        self.board = StatusBoard()
+        self.telemetry = TelemetryServer(self.board.latest, None, port=0)
         self.summary: RunSummary | None = None
         self._error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -140,7 +142,7 @@ class LiveBot:
         self.summary = await serve(self.trader, self.venue, WallClock(), tick_interval_s=self.tick_s,
                                    policies_dir=self.policies, shadow_dir=self.shadow_dir,
                                    config_path=self.config_path, watch=self.watch, stop=self._stop,
-                                   after_tick=self._after_tick)
+                                   after_tick=self._after_tick, board=self.board)
 
     def _after_tick(self, now: float) -> None:
         self.ticks.append(Tick(time.monotonic(), now, self.trader.policies.compiled.version))

@@ -9,9 +9,9 @@ from pathlib import Path
 from adapters.paper.venue import PaperVenue
 from rules.loader import load_policy_set
 from runtime.catalog import FEATURE_NAMES
-from runtime.config import Config
+from lighter_bot import BotConfig as Config
 from runtime.events import Fill
-from runtime.loop import SimulatedClock, run_trader
+from runtime.service.loop import SimulatedClock, run_trader
 from runtime.market import market_spec
 from runtime.trader import Trader
 

@@ -11,8 +11,9 @@ from rules.errors import ConfigError
 from rules.loader import load_policy_set
 from rules.schema import parse_duration
 from runtime.catalog import FEATURE_NAMES
-from runtime.cli import main
-from runtime.config import Config, load_config
+from runtime.service.cli import main
+from lighter_bot import BotConfig as Config
+from lighter_bot import load_config
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -180,7 +181,7 @@ def test_run_with_a_bad_config_exits_1_before_starting_anything(tmp_path, capsys
         opened.append(args)
         raise AssertionError("the venue must not be opened with a bad config")
 
-    code = main(["run", "--config", "bad.yaml", "--duration", "1", "--port", "0"], open_venue=open_venue)
+    code = main(["run", "--config", "bad.yaml", "--duration", "1", "--port", "0"], config_model=Config, open_venue=open_venue)
     out, err = capsys.readouterr()
     assert code == 1
     assert opened == []
@@ -191,7 +192,7 @@ def test_run_with_a_bad_config_exits_1_before_starting_anything(tmp_path, capsys
 
 def test_run_with_a_missing_config_exits_1(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code = main(["run", "--config", "nope.yaml"], open_venue=lambda *a: pytest.fail("venue opened"))
+    code = main(["run", "--config", "nope.yaml"], config_model=Config, open_venue=lambda *a: pytest.fail("venue opened"))
     _, err = capsys.readouterr()
     assert code == 1
     assert err.startswith("nope.yaml: cannot read config:")

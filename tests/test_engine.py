@@ -593,7 +593,7 @@ def test_incremental_stepping_matches_stepping_every_rule(changes):
 
     from rules.loader import load_policy_set
     from runtime.catalog import FEATURE_NAMES
-    from runtime.config import Config
+    from lighter_bot import BotConfig as Config
     from runtime.features import FeatureStore
 
     compiled = load_policy_set([Path(__file__).resolve().parent.parent / "policies"], FEATURE_NAMES)

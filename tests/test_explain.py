@@ -1,6 +1,6 @@
 """`lighter-bot explain`: firing rules, contributions and merged effects for one feature vector.
 
-Run through `runtime.cli.main` with the shipped policies; the numbers asserted are the
+Run through `lighter_bot.cli` with the shipped policies; the numbers asserted are the
 seed's (policies/*.yaml), merged as rules/effects.py says.
 """
 from __future__ import annotations
@@ -12,9 +12,9 @@ import pytest
 
 from rules.loader import load_policy_set
 from runtime.catalog import FEATURE_NAMES
-from runtime.cli import main
-from runtime.config import load_config
-from runtime.explain import explain, hold_step_s, pin_states
+from lighter_bot import cli as main
+from lighter_bot import load_config
+from rules.explain import explain, hold_step_s, pin_states
 from runtime.features import FeatureStore
 
 POLICIES = Path(__file__).resolve().parent.parent / "policies"

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runtime.catalog import CATALOG, FEATURE_NAMES, NEVER_AGE_S, describe_catalog
-from runtime.config import Config
+from lighter_bot import BotConfig as Config
 from runtime.events import (
     BookTop,
     Fill,

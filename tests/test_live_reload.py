@@ -25,8 +25,8 @@ import pytest
 
 from live_harness import (TICK_S, WAIT_S, LiveBot, copy_policies, edit, folder_version, max_gap_s,
                           wait_for)
-from runtime.app import apply_config
-from runtime.config import load_config
+from runtime.service.app import apply_config
+from lighter_bot import load_config
 
 UP_12 = "up_trigger_bps: 12 "
 
@@ -175,7 +175,7 @@ def test_a_burst_of_saves_ends_with_the_last_one_live_and_no_tick_skipped(polici
         assert max_gap_s(during) < 2 * tick_s, "a tick was skipped while the burst was being compiled"
         # Compiles are coalesced: far fewer reloads than saves. (A plain write can be read
         # half-done and rejected; the next event recompiles, so only the end state matters.)
-        assert bot.trader.policy_reload_total < len(values)
+        assert bot.board.reload.total < len(values)
 
 
 PROBE = """\

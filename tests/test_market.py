@@ -14,7 +14,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from rules.effects import NEUTRAL
-from runtime.config import Config, MakerConfig
+from lighter_bot import BotConfig as Config
+from runtime.config import MakerConfig
 from runtime.maker import Maker
 from runtime.market import MarketSpec, market_spec
 

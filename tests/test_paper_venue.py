@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from adapters import open_venue
 from adapters.paper.venue import PaperVenue
-from runtime.config import Config, PaperConfig, ScriptStep
+from adapters.paper.config import PaperConfig, ScriptStep
+from lighter_bot import BotConfig as Config
 from runtime.events import (BookTop, Event, Fill, MarketTrade, OrderAccepted, OrderCanceled, OrderRejected,
                             PositionSnapshot)
 from runtime.intents import CancelAll, CancelOrder, PlaceOrder
@@ -374,12 +375,12 @@ def test_the_venue_must_be_started():
 
 
 def test_open_venue_builds_the_paper_exchange_and_names_known_kinds():
-    venue = open_venue("paper", Config(), 100.0)
+    venue = open_venue("paper", Config().venue, SOL, 100.0)
     asyncio.run(venue.start())
     assert venue.healthy() and venue.market.symbol == "SOL" and venue.market.min_base_units == 0.061
     assert venue.drain(100.0)[0].ts == 100.0
     with pytest.raises(ValueError, match="paper"):
-        open_venue("binance", Config(), 0.0)
+        open_venue("binance", Config().venue, SOL, 0.0)
 
 
 def test_paper_config_rejects_unknown_regimes_and_partial_regime_overrides():

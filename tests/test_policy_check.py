@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.cli import main
+from lighter_bot import cli as main
 
 REPO = Path(__file__).resolve().parent.parent
 

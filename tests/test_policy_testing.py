@@ -15,8 +15,8 @@ import pytest
 
 from rules.testing import run_policy_tests
 from runtime.catalog import FEATURE_NAMES
-from runtime.cli import main
-from runtime.config import load_config
+from lighter_bot import cli as main
+from lighter_bot import load_config
 from runtime.features import FeatureStore
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -23,7 +23,7 @@ import yaml
 from rules.source import load_yaml
 from rules.testing import run_policy_tests
 from runtime.catalog import FEATURE_NAMES
-from runtime.config import load_config
+from lighter_bot import load_config
 from runtime.features import FeatureStore
 
 POLICIES = Path(__file__).resolve().parent.parent / "policies"

@@ -17,7 +17,7 @@ import pytest
 from rules.engine import PolicyEngine
 from rules.loader import load_policy_set
 from runtime.catalog import FEATURE_NAMES
-from runtime.config import Config
+from lighter_bot import BotConfig as Config
 from runtime.events import BookTop
 from runtime.features import FeatureStore
 

@@ -16,20 +16,20 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from adapters import open_venue
 from adapters.paper.venue import PaperVenue
 from live_harness import LiveBot, copy_policies, edit, folder_version, wait_for
 from paper_harness import POLICIES, config_with
 from rules.loader import load_policy_set
-from runtime.app import serve
+from runtime.service.app import serve
 from runtime.catalog import FEATURE_NAMES
-from runtime.cli import main as cli_main
-from runtime.config import Config
+from lighter_bot import cli as cli_main
+from lighter_bot import BotConfig as Config
 from runtime.events import Event, Fill
 from runtime.intents import Intent
-from runtime.loop import SimulatedClock
+from runtime.service.loop import SimulatedClock
 from runtime.market import market_spec
-from runtime.telemetry import TelemetryServer
+from runtime.service.status_board import StatusBoard
+from runtime.service.telemetry import TelemetryServer
 from runtime.trader import Trader
 
 PAUSE_30 = "pause_vol_bps: 30 "
@@ -82,7 +82,8 @@ def run_bot(policies: Path, shadow: Path | None = None, config: Config = CALM, s
         return events
 
     venue.submit, venue.drain = recording_submit, recording_drain
-    telemetry = TelemetryServer(trader.status, None, port=0).start()
+    board = StatusBoard()
+    telemetry = TelemetryServer(board.latest, None, port=0).start()
 
     def after_tick(now: float) -> None:
         run.max_vol_bps = max(run.max_vol_bps, trader.features.values["vol_bps"])
@@ -97,7 +98,7 @@ def run_bot(policies: Path, shadow: Path | None = None, config: Config = CALM, s
     try:
         asyncio.run(serve(trader, venue, SimulatedClock(0.0), tick_interval_s=config.runtime.tick_interval_s,
                           policies_dir=policies, shadow_dir=shadow, watch=False, duration_s=seconds,
-                          after_tick=after_tick))
+                          after_tick=after_tick, board=board))
         run.metrics_at_end = metrics(telemetry.url)
     finally:
         telemetry.stop()
@@ -182,7 +183,7 @@ def test_a_broken_shadow_folder_stops_the_bot_before_it_trades(tmp_path, capsys)
     vol = shadow / "volatility_pause.yaml"
     edit(vol, PAUSE_30, "pause_vol_bps: [30 ")
     code = cli_main(["run", "--policies", str(POLICIES), "--shadow", str(shadow), "--port", "0", "--duration", "1",
-                     "--decision-log", str(tmp_path / "decisions.jsonl")], open_venue=open_venue)
+                     "--decision-log", str(tmp_path / "decisions.jsonl")])
     assert code == 1
     assert f"{vol}:" in capsys.readouterr().err
 

@@ -11,8 +11,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from runtime.status import BotStatus, OperatorCommands, QuoteSnapshot
-from runtime.telemetry import TelemetryServer, port_from_env
+from runtime.service.operator import OperatorCommands
+from runtime.status import BotStatus, QuoteSnapshot
+from runtime.service.telemetry import TelemetryServer, port_from_env
 
 STALE_AFTER_S = 5.0
 

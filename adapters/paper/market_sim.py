@@ -16,7 +16,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from runtime.config import PaperConfig, RegimeName, RegimeParams
+from adapters.paper.config import PaperConfig, RegimeName, RegimeParams
 from runtime.events import BookTop, MarketTrade
 from runtime.market import MarketSpec
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from adapters.paper.market_sim import MarketSim
-from runtime.config import PaperConfig, RegimeName
+from adapters.paper.config import PaperConfig, RegimeName
 from runtime.events import (Event, Fill, Liquidity, MarketTrade, OrderAccepted, OrderCanceled,
                             OrderRejected, PositionSnapshot, Side)
 from runtime.intents import CancelAll, CancelOrder, Intent, PlaceOrder

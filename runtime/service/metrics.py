@@ -1,7 +1,7 @@
 """What /metrics says: one `BotStatus` snapshot turned into Prometheus metric families.
 
 The families are built when Prometheus scrapes, from a fresh snapshot, so the trading
-loop pays nothing per tick for being observed; runtime/telemetry.py serves them.
+loop pays nothing per tick for being observed; runtime/service/telemetry.py serves them.
 
 Metric names follow two conventions on purpose. Runtime metrics carry the
 `lighter_bot_` prefix. Policy telemetry gauges and the `policy_*` / `shadow_*`

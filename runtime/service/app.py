@@ -17,10 +17,13 @@ from watchfiles import awatch
 
 from rules.errors import InputError
 from runtime.catalog import FEATURE_NAMES
-from runtime.config import Config, load_config
-from runtime.loop import Clock, RunSummary, run_trader
+from runtime.config import Config
 from runtime.ports import Venue
-from runtime.reload import DEBOUNCE_MS, STEP_MS, PolicyFolderWatcher, apply_outcome
+from runtime.service.config import BotConfig, load_config
+from runtime.service.loop import Clock, RunSummary, run_trader
+from runtime.service.operator import OperatorCommands
+from runtime.service.reload import DEBOUNCE_MS, STEP_MS, PolicyFolderWatcher, apply_outcome
+from runtime.service.status_board import StatusBoard
 from runtime.trader import Trader
 
 log = logging.getLogger("lighter_bot.app")
@@ -44,9 +47,15 @@ async def serve(trader: Trader, venue: Venue, clock: Clock, *, tick_interval_s: 
                 policies_dir: Path, shadow_dir: Path | None = None, config_path: Path | None = None,
                 watch: bool = True, duration_s: float | None = None, stop: asyncio.Event | None = None,
                 after_tick: Callable[[float], None] | None = None,
-                handle_signals: bool = False) -> RunSummary:
-    """Run the trader until `duration_s` or `stop`, reloading policies and config as they change."""
+                handle_signals: bool = False, board: StatusBoard | None = None,
+                commands: OperatorCommands | None = None) -> RunSummary:
+    """Run the trader until `duration_s` or `stop`, reloading policies and config as they change.
+
+    `board` receives a status snapshot after every tick; `commands` are operator commands
+    (from the HTTP thread) handed to the trader between ticks.
+    """
     stop = stop or asyncio.Event()
+    board = board or StatusBoard()
     wake = asyncio.Event()
     live = PolicyFolderWatcher(policies_dir, FEATURE_NAMES, "live", wake)
     shadow = PolicyFolderWatcher(shadow_dir, FEATURE_NAMES, "shadow", wake) if shadow_dir else None
@@ -55,7 +64,7 @@ async def serve(trader: Trader, venue: Venue, clock: Clock, *, tick_interval_s: 
     if shadow is not None:
         tasks.append(asyncio.create_task(shadow.run(watchers_stop, watch)))
     if watch and config_path is not None:
-        tasks.append(asyncio.create_task(_watch_config(trader, config_path, watchers_stop)))
+        tasks.append(asyncio.create_task(_watch_config(trader, config_path, watchers_stop, type(trader.config))))
     if handle_signals:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -63,17 +72,21 @@ async def serve(trader: Trader, venue: Venue, clock: Clock, *, tick_interval_s: 
         loop.add_signal_handler(signal.SIGHUP, lambda: _force_reload(live, shadow))
 
     def between_ticks(now: float) -> None:
+        if commands is not None:
+            for action, reason in commands.drain():
+                trader.operator(action, reason)
         outcome = live.take()
         if outcome is not None:
-            apply_outcome(trader, outcome)
+            apply_outcome(trader, outcome, board.reload)
         if shadow is not None:
             outcome = shadow.take()
             if outcome is not None:
-                apply_outcome(trader, outcome, shadow=True)
+                apply_outcome(trader, outcome, board.reload, shadow=True)
 
     try:
         return await run_trader(trader, venue, clock, tick_interval_s=tick_interval_s, duration_s=duration_s,
-                                stop=stop, wake=wake, between_ticks=between_ticks, after_tick=after_tick)
+                                stop=stop, wake=wake, between_ticks=between_ticks, after_tick=after_tick,
+                                board=board)
     finally:
         watchers_stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -86,12 +99,12 @@ def _force_reload(live: PolicyFolderWatcher, shadow: PolicyFolderWatcher | None)
         shadow.request("SIGHUP")
 
 
-async def _watch_config(trader: Trader, path: Path, stop: asyncio.Event) -> None:
+async def _watch_config(trader: Trader, path: Path, stop: asyncio.Event, model: type[BotConfig]) -> None:
     path = path.resolve()
     async for _ in awatch(path.parent, watch_filter=lambda _, p: Path(p) == path, debounce=DEBOUNCE_MS,
                           step=STEP_MS, stop_event=stop, recursive=False):
         try:
-            new = load_config(path)
+            new = load_config(path, model)
         except InputError as exc:
             log.error("config reload rejected; keeping the running config:\n  %s",
                       "\n  ".join(str(p) for p in exc.problems))
@@ -117,7 +130,7 @@ def apply_config(trader: Trader, new: Config) -> list[str]:
             node, kept = node[part], kept[part]
         node[name] = kept[name]
     try:
-        effective = Config.model_validate(data)
+        effective = type(new).model_validate(data)
     except ValidationError as exc:
         log.error("config reload rejected; keeping the running config: with the restart-only values kept as "
                   "started, the new settings are inconsistent: %s", "; ".join(e["msg"] for e in exc.errors()))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from runtime.ports import Venue
+from runtime.service.status_board import StatusBoard
 from runtime.trader import Trader
 
 log = logging.getLogger("lighter_bot.loop")
@@ -80,8 +81,12 @@ async def run_trader(trader: Trader, venue: Venue, clock: Clock, *, tick_interva
                      duration_s: float | None = None, stop: asyncio.Event | None = None,
                      wake: asyncio.Event | None = None,
                      between_ticks: Callable[[float], None] | None = None,
-                     after_tick: Callable[[float], None] | None = None) -> RunSummary:
-    """Tick until `duration_s` has passed or `stop` is set; always cancels everything at the end."""
+                     after_tick: Callable[[float], None] | None = None,
+                     board: StatusBoard | None = None) -> RunSummary:
+    """Tick until `duration_s` has passed or `stop` is set; always cancels everything at the end.
+
+    After each tick the trader's status is published to `board` (what /health and /metrics read).
+    """
     stop = stop or asyncio.Event()
     wake = wake or asyncio.Event()
     await venue.start()
@@ -107,10 +112,13 @@ async def run_trader(trader: Trader, venue: Venue, clock: Clock, *, tick_interva
                 next_ts = now   # we fell behind: do not try to catch up with a burst of ticks
             if between_ticks is not None:
                 between_ticks(now)
+            started = time.perf_counter()
             trader.on_events(venue.drain(now))
             intents = trader.tick(now)
             if intents:
                 venue.submit(intents, now)
+            if board is not None:
+                board.publish(trader, time.perf_counter() - started)
             if after_tick is not None:
                 after_tick(now)
             ticks += 1

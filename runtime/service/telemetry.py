@@ -7,7 +7,7 @@ so this thread never touches trading state. The server binds to 127.0.0.1 by
 default because the control endpoints have no authentication: they are for
 operators on the box (or behind a tunnel), not for the internet.
 
-What /metrics contains, and how its names are chosen, is runtime/metrics.py.
+What /metrics contains, and how its names are chosen, is runtime/service/metrics.py.
 """
 from __future__ import annotations
 
@@ -28,8 +28,9 @@ from urllib.parse import urlsplit
 
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
 
-from runtime.metrics import StatusCollector
-from runtime.status import BotStatus, OperatorAction, OperatorCommands
+from runtime.service.metrics import StatusCollector
+from runtime.service.operator import OperatorCommands
+from runtime.status import BotStatus, OperatorAction
 
 log = logging.getLogger("lighter_bot.telemetry")
 

@@ -17,21 +17,25 @@ from typing import Callable, Sequence
 from rules.errors import InputError
 from rules.loader import load_policy_set, policy_files
 from rules.testing import TestReport, run_policy_tests
+from rules.explain import explain, feature_inputs, pin_states, render
 from runtime.catalog import FEATURE_NAMES, describe_catalog
-from runtime.config import Config, load_config
-from runtime.decisions import DecisionLog
-from runtime.explain import explain, feature_inputs, pin_states, render
 from runtime.features import FeatureStore
-from runtime.app import serve
-from runtime.loop import WallClock
-from runtime.market import market_spec
+from runtime.market import MarketSpec, market_spec
 from runtime.ports import Venue
-from runtime.telemetry import TelemetryServer, port_from_env
+from runtime.service.app import serve
+from runtime.service.config import BotConfig, load_config
+from runtime.service.loop import WallClock
+from runtime.service.operator import OperatorCommands
+from runtime.service.status_board import StatusBoard
+from runtime.service.telemetry import TelemetryServer, port_from_env
+from runtime.service.trace_file import JsonlFileSink
+from runtime.trace import Trace
 from runtime.trader import Trader
 
 log = logging.getLogger("lighter_bot")
 
-VenueFactory = Callable[[str, Config, float], Venue]
+# (venue.kind, the `venue:` config section, market, start time) -> a venue; from the composition root.
+VenueFactory = Callable[[str, object, MarketSpec, float], Venue]
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 DEFAULT_CONFIG = Path("config.yaml")
 
@@ -88,16 +92,19 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def main(argv: Sequence[str] | None = None, *, open_venue: VenueFactory | None = None) -> int:
+def main(argv: Sequence[str] | None, *, config_model: type[BotConfig], open_venue: VenueFactory | None = None) -> int:
+    """The CLI; `config_model` (the whole config.yaml model) and `open_venue` come from the
+    composition root (`lighter_bot.py`), which alone knows the adapters."""
     args = build_parser().parse_args(argv)
+    args.config_model = config_model
     try:
         if args.command == "features":
             print(describe_catalog())
             return EXIT_OK
         if args.command == "policy" and args.policy_command == "test":
-            return _policy_test(args.paths or [Path("policies")], args.config)
+            return _policy_test(args.paths or [Path("policies")], args)
         if args.command == "policy":
-            return _policy_check(args.paths or [Path("policies")], args.config)
+            return _policy_check(args.paths or [Path("policies")], args)
         if args.command == "explain":
             return _explain(args)
         if args.command == "run":
@@ -111,13 +118,14 @@ def main(argv: Sequence[str] | None = None, *, open_venue: VenueFactory | None =
     return EXIT_USAGE
 
 
-def _config(path: Path | None) -> Config:
+def _config(args: argparse.Namespace) -> BotConfig:
+    path = args.config
     if path is None and DEFAULT_CONFIG.exists():
         path = DEFAULT_CONFIG
-    return load_config(path)
+    return load_config(path, args.config_model)
 
 
-def _policy_check(paths: list[Path], config: Path | None = None) -> int:
+def _policy_check(paths: list[Path], args: argparse.Namespace) -> int:
     missing = [p for p in paths if not p.exists()]
     if missing:
         for p in missing:
@@ -131,15 +139,15 @@ def _policy_check(paths: list[Path], config: Path | None = None) -> int:
     print(f"ok: {len(files)} policy files, {len(compiled.rules)} rules, {len(compiled.machines)} state machines "
           f"(version {compiled.version})")
     folders = [p for p in paths if p.is_dir()]
-    report = run_policy_tests(folders, FEATURE_NAMES, FeatureStore(_config(config)).values)
+    report = run_policy_tests(folders, FEATURE_NAMES, FeatureStore(_config(args)).values)
     if not report.files and not report.problems:
         print("policy tests: none found (add tests/<policy>_test.yaml next to the policies)")
         return EXIT_OK
     return _report_tests(report)
 
 
-def _policy_test(paths: list[Path], config: Path | None) -> int:
-    report = run_policy_tests(paths, FEATURE_NAMES, FeatureStore(_config(config)).values)
+def _policy_test(paths: list[Path], args: argparse.Namespace) -> int:
+    report = run_policy_tests(paths, FEATURE_NAMES, FeatureStore(_config(args)).values)
     if not report.files and not report.problems:
         print(f"{', '.join(map(str, paths))}: no policy tests found (expected tests/*.yaml)", file=sys.stderr)
         return EXIT_PROBLEMS
@@ -156,7 +164,7 @@ def _report_tests(report: TestReport) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    config = _config(args.config)
+    config = _config(args)
     policies_dir = args.policies or Path(config.runtime.policies_dir)
     compiled = load_policy_set([policies_dir], FEATURE_NAMES)
     inputs = feature_inputs(FEATURE_NAMES, args.features, args.set_features)
@@ -169,7 +177,7 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, open_venue: VenueFactory) -> int:
-    config = _config(args.config)
+    config = _config(args)
     logging.basicConfig(level=config.runtime.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     policies_dir = args.policies or Path(config.runtime.policies_dir)
@@ -182,30 +190,32 @@ def _run(args: argparse.Namespace, open_venue: VenueFactory) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     start = time.time()
+    market = market_spec(config.market)
     try:
-        venue = open_venue(config.venue.kind, config, start)
+        venue = open_venue(config.venue.kind, config.venue, market, start)
     except ValueError as exc:
         print(f"error: venue.kind: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
-    decisions = DecisionLog(args.decision_log or config.runtime.decision_log,
-                            max_bytes=int(config.runtime.decision_log_max_mb * 1024 * 1024))
-    trader = Trader(config, market_spec(config.market), policies, decisions=decisions, shadow=shadow,
+    trace_file = JsonlFileSink(args.decision_log or config.runtime.decision_log,
+                               max_bytes=int(config.runtime.decision_log_max_mb * 1024 * 1024))
+    trader = Trader(config, market, policies, trace=Trace(trace_file), shadow=shadow,
                     venue_name=config.venue.kind, start_ts=start)
-    server = TelemetryServer(trader.status, trader.commands, port=port)
+    board, commands = StatusBoard(), OperatorCommands()
+    server = TelemetryServer(board.latest, commands, port=port)
     try:
         server.start()
     except OSError as exc:
         print(f"error: cannot serve metrics: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
     log.info("lighter-bot on %s via %s; policies %s (version %s, %d rules)%s; metrics on %s/metrics",
-             market_spec(config.market).symbol, config.venue.kind, policies_dir, policies.version,
+             market.symbol, config.venue.kind, policies_dir, policies.version,
              len(policies.rules), f"; shadow {shadow_dir} (version {shadow.version})" if shadow else "", server.url)
     config_path = args.config or (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
     try:
-        asyncio.run(_serve(trader, venue, config, args, policies_dir, shadow_dir, config_path))
+        asyncio.run(_serve(trader, venue, config, args, policies_dir, shadow_dir, config_path, board, commands))
     finally:
         server.stop()
-        decisions.close()
+        trace_file.close()
     return EXIT_OK
 
 
@@ -238,12 +248,13 @@ class StatusLine:
                  t.orders.fills_total, t.hedger.mode, ", ".join(t.policies.firing()) or "none")
 
 
-async def _serve(trader: Trader, venue: Venue, config: Config, args: argparse.Namespace, policies_dir: Path,
-                 shadow_dir: Path | None, config_path: Path | None) -> None:
+async def _serve(trader: Trader, venue: Venue, config: BotConfig, args: argparse.Namespace, policies_dir: Path,
+                 shadow_dir: Path | None, config_path: Path | None, board: StatusBoard,
+                 commands: OperatorCommands) -> None:
     summary = await serve(trader, venue, WallClock(), tick_interval_s=config.runtime.tick_interval_s,
                           policies_dir=policies_dir, shadow_dir=shadow_dir, config_path=config_path,
                           watch=not args.no_watch, duration_s=args.duration, handle_signals=True,
-                          after_tick=StatusLine(trader, STATUS_EVERY_S))
+                          after_tick=StatusLine(trader, STATUS_EVERY_S), board=board, commands=commands)
     log.info("run ended (%s): %d ticks, %d late; %d fills, inventory %+.4f, realized PnL %.4f",
              summary.reason, summary.ticks, summary.ticks_late, trader.orders.fills_total,
              trader.features.values["inventory_units"], trader.features.values["realized_pnl_total"])

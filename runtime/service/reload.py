@@ -195,21 +195,22 @@ def describe_changes(old: CompiledSet, new: CompiledSet, report: SwapReport) -> 
     return lines
 
 
-def apply_outcome(trader, outcome: ReloadOutcome, shadow: bool = False) -> bool:
-    """Swap a compiled set into `trader` (a runtime.trader.Trader), or record the rejection.
+def apply_outcome(trader, outcome: ReloadOutcome, counters, shadow: bool = False) -> bool:
+    """Swap a compiled set into `trader` (a runtime.trader.Trader), or record the rejection in
+    `counters` (a runtime.service.status_board.ReloadCounters).
 
     Returns True when a new set went live. Called by the loop between two ticks.
     """
     label = "shadow" if shadow else "live"
     if outcome.compiled is None:
         if not shadow:
-            trader.policy_set_valid = False
-            trader.policy_reload_errors_total += 1
+            counters.set_valid = False
+            counters.errors_total += 1
         log.error("%s policy reload rejected (%s); keeping version %s:\n  %s", label, outcome.trigger,
                   trader.shadow.compiled.version if shadow and trader.shadow else trader.policies.compiled.version,
                   "\n  ".join(str(p) for p in outcome.problems))
-        trader.decisions.event("policy_reload_rejected", ts=trader.now, shadow=shadow,
-                               problems=[str(p) for p in outcome.problems])
+        trader.trace.event("policy_reload_rejected", ts=trader.now, shadow=shadow,
+                            problems=[str(p) for p in outcome.problems])
         return False
     new = outcome.compiled
     if shadow:
@@ -218,12 +219,12 @@ def apply_outcome(trader, outcome: ReloadOutcome, shadow: bool = False) -> bool:
         trader.swap_shadow(new)
         log.info("shadow policies now version %s (%s)", new.version, outcome.trigger)
         return True
-    trader.policy_set_valid = True
+    counters.set_valid = True
     old = trader.policies.compiled
     if new.version == old.version:
         return False
     report = trader.swap_policies(new)
-    trader.policy_reload_total += 1
+    counters.total += 1
     latency_ms = (time.monotonic() - outcome.detected_at) * 1000
     changes = describe_changes(old, new, report) or ["no rule changes (formatting or comments only)"]
     log.info("policies reloaded (%s): %s -> %s in %.0f ms after the change\n  %s", outcome.trigger, old.version,

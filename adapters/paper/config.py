@@ -1,0 +1,74 @@
+"""The paper venue's configuration (`venue.paper` in config.yaml), owned by the adapter.
+
+The core never names this class: the composition root (`lighter_bot.py`) assembles the
+`venue:` section from the config model of every adapter (runtime/service/config.py).
+"""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from runtime.config import NonNegativeFloat, PositiveFloat, StrictModel
+
+RegimeName = Literal["calm", "trend_up", "trend_down", "volatile"]
+
+
+class RegimeParams(StrictModel):
+    """How the paper market moves in one regime. Every field is required, so overriding a
+    regime in YAML restates it whole instead of silently mixing in another regime's numbers."""
+
+    drift_bps_per_min: float                   # mean log-return per minute, signed
+    vol_bps_per_min: NonNegativeFloat          # sigma of one-minute log-returns (scales with sqrt of time)
+    mean_duration_s: PositiveFloat             # a regime lasts an exponential time with this mean
+    entry_weight: NonNegativeFloat             # relative chance of being the next regime when one ends
+
+
+class PaperRegimes(StrictModel):
+    """The four regimes the paper market switches between. Each is sized to trip the guard
+    it exists to exercise within a few simulated minutes."""
+
+    # Median |1m return| of SOL is about 5 bps in the shared klines, i.e. sigma near 4-7 bps;
+    # 3 bps of diffusion plus the sweeps' price impact (below) lands there.
+    calm: RegimeParams = RegimeParams(
+        drift_bps_per_min=0.0, vol_bps_per_min=3.0, mean_duration_s=180.0, entry_weight=4.0)
+    # 20 bps/min crosses the seed's +12 bps / 45 s up-trend trigger (15 bps expected) over noise of ~5 bps.
+    trend_up: RegimeParams = RegimeParams(
+        drift_bps_per_min=20.0, vol_bps_per_min=6.0, mean_duration_s=90.0, entry_weight=1.0)
+    # Mirror of trend_up; the seed's down-trend trigger (-6 bps) is reached even sooner.
+    trend_down: RegimeParams = RegimeParams(
+        drift_bps_per_min=-20.0, vol_bps_per_min=6.0, mean_duration_s=90.0, entry_weight=1.0)
+    # 50 bps sigma takes the 45 s half-life EWMA vol from calm past the seed's 30 bps pause in under a minute.
+    volatile: RegimeParams = RegimeParams(
+        drift_bps_per_min=0.0, vol_bps_per_min=50.0, mean_duration_s=60.0, entry_weight=1.0)
+
+    def get(self, name: RegimeName) -> RegimeParams:
+        return getattr(self, name)
+
+
+class ScriptStep(StrictModel):
+    """One step of a scripted paper market: hold `regime` for `duration_s`."""
+
+    regime: RegimeName
+    duration_s: PositiveFloat
+
+
+class PaperConfig(StrictModel):
+    """The embedded simulated venue (no keys, no network)."""
+
+    seed: int = 7
+    start_price: PositiveFloat = 185.0
+    tick_s: PositiveFloat = 0.1                # simulated market step
+    half_spread_bps: PositiveFloat = 1.0       # the simulated book's own half spread
+    taker_fee_bps: NonNegativeFloat = 0.0      # seed: standard account, fees zero
+    maker_fee_bps: NonNegativeFloat = 0.0
+    latency_s: NonNegativeFloat = 0.0          # order acknowledgement delay
+    trades_per_s: PositiveFloat = 2.0          # public trade prints
+    trade_size_mean_units: PositiveFloat = 0.5  # public print sizes are exponential with this mean
+    sweep_prob: Annotated[float, Field(ge=0, le=1)] = 0.05  # share of prints that sweep past the touch
+    sweep_depth_bps_mean: PositiveFloat = 5.0  # how far past the touch a sweep reaches (exponential mean)
+    sweep_impact_frac: Annotated[float, Field(ge=0, le=1)] = 0.3  # share of a sweep's depth the mid keeps
+                                               # (informed flow: what makes a maker's fills adverse)
+    regimes: PaperRegimes = PaperRegimes()
+    start_regime: RegimeName = "calm"          # where the Markov chain starts (ignored with a script)
+    script: tuple[ScriptStep, ...] = ()        # fixed regime sequence, last regime held; empty = Markov chain

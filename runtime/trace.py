@@ -1,0 +1,72 @@
+"""The decision trace: what the policies decided and what the bot did about it, as records.
+
+Each decision record names the policy-set version, the firing rules (since when, at
+which file:line, on which feature values), the current states and the merged effects.
+Orders and fills carry the `decision` sequence number that caused them, so a grep for
+`"decision":42` shows an order next to its reasons.
+
+The core writes records through a `TraceSink` and never touches a file: the service
+plugs in a file sink (runtime/service/trace_file.py), tests an in-memory one, and a
+benchmark or sweep the null sink.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from runtime.events import Fill
+from runtime.intents import PlaceOrder
+
+log = logging.getLogger("lighter_bot.decisions")
+
+
+class TraceSink(Protocol):
+    """Where trace records go. `write` must not raise into the trading loop."""
+
+    def write(self, record: dict[str, Any]) -> None: ...
+
+
+class NullSink:
+    """Discards every record (benchmarks, sweeps, a run without a trace file)."""
+
+    def write(self, record: dict[str, Any]) -> None:
+        pass
+
+
+class MemorySink:
+    """Keeps every record in a list (tests, `run --simulated` summaries)."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+
+
+class Trace:
+    """Builds trace records and writes them to a sink; logs the ones an operator reads live."""
+
+    def __init__(self, sink: TraceSink | None = None):
+        self.sink: TraceSink = sink if sink is not None else NullSink()
+
+    def decision(self, trace: dict[str, Any], shadow: bool = False) -> None:
+        self.sink.write({"type": "shadow_decision" if shadow else "decision", **trace})
+        if not shadow:
+            rules = ", ".join(a["rule"] for a in trace["active"]) or "none"
+            states = ", ".join(f"{k}={v['state']}" for k, v in trace["states"].items())
+            log.info("decision %d [%s]: firing %s%s; effects %s", trace["seq"], trace["policy_version"], rules,
+                     f"; states {states}" if states else "", trace["effects"] or "neutral")
+
+    def order(self, intent: PlaceOrder, now: float) -> None:
+        self.sink.write({"type": "order", "ts": now, "client_id": intent.client_id, "side": intent.side,
+                         "price": intent.price, "size": intent.size, "tif": intent.tif, "purpose": intent.purpose,
+                         "decision": intent.decision})
+
+    def fill(self, fill: Fill, purpose: str) -> None:
+        self.sink.write({"type": "fill", "ts": fill.ts, "client_id": fill.client_id, "side": fill.side,
+                         "price": fill.price, "size": fill.size, "liquidity": fill.liquidity, "fee": fill.fee,
+                         "purpose": purpose, "trade_id": fill.trade_id})
+        log.info("fill %s %.4f @ %.4f (%s, %s)", fill.side, fill.size, fill.price, fill.liquidity, purpose)
+
+    def event(self, kind: str, **fields: Any) -> None:
+        self.sink.write({"type": kind, **fields})
