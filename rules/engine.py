@@ -55,12 +55,15 @@ class MachineState:
 
 class Decision(NamedTuple):
     """The outcome of one evaluation. `seq` numbers decision-trace lines; intents carry it.
-    `trace` is built only when something changed (`changed`), so the hot path stays cheap."""
+    `trace` is built only when the firing rules or states changed (`changed`), so the hot
+    path stays cheap. `effects_changed` alone means an expression-valued effect moved while
+    the same rules fired: `seq` moves too, so an order placed under the new value names it."""
 
     seq: int
     effects: Effects
     changed: bool
     trace: dict[str, Any] | None
+    effects_changed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +126,12 @@ class PolicyEngine:
         if changed or self._dynamic:
             effects = self._merge(features, changed)
             if effects is not self._effects:
+                moved = not changed and effects != self._effects
                 self._effects = effects
+                if moved:
+                    self._seq += 1
+                    self._decision = Decision(self._seq, effects, False, None)
+                    return Decision(self._seq, effects, False, None, True)
                 self._decision = Decision(self._seq, effects, False, None)
         if changed:
             self._seq += 1

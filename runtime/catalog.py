@@ -49,6 +49,7 @@ CATALOG: tuple[Feature, ...] = (
     Feature("uptime_s", "s", "seconds since the feature store's first tick"),
     Feature("trading_state", "enum", "risk gate state: 0 active, 1 reducing-only, 2 halted"),
     Feature("open_orders", "count", "our live orders"),
+    Feature("venue_budget_frac", "1", "share of the venue's request budget left in its window (1 = all, 0 = none)"),
     Feature("size_min_units", "units", "config maker.size_min_units"),
     Feature("size_max_units", "units", "config maker.size_max_units"),
     Feature("max_position_units", "units", "config risk.max_position_units"),

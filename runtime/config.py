@@ -77,6 +77,11 @@ class MakerConfig(StrictModel):
     max_spread_cut_bps: NonNegativeFloat = 5.0    # floor on the sum of policy tightening (as a positive number)
     min_spread_bps: PositiveFloat = 4.0        # never quote tighter than this, whatever the policies say
     requote_tolerance_bps: NonNegativeFloat = 1.5  # re-post only when the wanted price moves further than this
+    # Budget-aware quoting (Lighter's standard account: 60 requests a minute, sends included).
+    min_quote_life_s: NonNegativeFloat = 3.0   # a quote rests this long before a re-quote that only improves it
+    budget_tolerance_mult: Annotated[float, Field(ge=1)] = 4.0  # the tolerance grows up to this multiple...
+    budget_low_frac: Annotated[float, Field(gt=0, le=1)] = 0.5  # ...as the budget left falls below this share
+    budget_reserve_frac: Annotated[float, Field(ge=0, lt=1)] = 0.1  # below this only protective re-quotes go out
 
     @model_validator(mode="after")
     def _sizes(self) -> "MakerConfig":
@@ -114,12 +119,24 @@ class HedgerConfig(StrictModel):
     cross_bps: NonNegativeFloat = 4.0          # how far past the touch a cross is priced by default
     cooldown_s: NonNegativeFloat = 0.0         # pause between hedge clips (policies may lengthen it)
     max_chase_bps: PositiveFloat = 12.0        # abandon a planned cross once mid moved this far from the plan
+    requote_tolerance_bps: NonNegativeFloat = 1.5  # re-price a resting passive hedge only beyond this drift...
+    min_order_life_s: NonNegativeFloat = 1.0   # ...and once it has rested this long (each move is a request)
 
     @model_validator(mode="after")
     def _levels(self) -> "HedgerConfig":
         if self.target_units >= self.trigger_units:
             raise ValueError("target_units must be below trigger_units")
         return self
+
+
+class OrdersConfig(StrictModel):
+    """Order bookkeeping against a venue that can be slow, lossy or behind."""
+
+    ack_timeout_s: PositiveFloat = 5.0         # a send unanswered this long is in doubt until a snapshot settles it
+    snapshot_settle_s: PositiveFloat = 1.0     # an order sent this long before a snapshot must be in it, else it
+                                               # never reached the book
+    reconcile_grace_s: PositiveFloat = 2.0     # a position snapshot waits this long for fills it already includes
+    reconcile_interval_s: PositiveFloat = 2.0  # while orders are in doubt, ask for a snapshot at most this often
 
 
 class RiskConfig(StrictModel):
@@ -142,4 +159,5 @@ class Config(StrictModel):
     features: FeatureConfig = FeatureConfig()
     inventory: InventoryConfig = InventoryConfig()
     hedger: HedgerConfig = HedgerConfig()
+    orders: OrdersConfig = OrdersConfig()
     risk: RiskConfig = RiskConfig()

@@ -18,15 +18,25 @@ from runtime.catalog import CATALOG, NEVER_AGE_S
 from runtime.config import Config
 from runtime.events import (
     BookTop,
+    BudgetUpdate,
+    CancelRejected,
     Event,
     Fill,
+    Funding,
     MarketTrade,
+    ModifyRejected,
     OrderAccepted,
     OrderCanceled,
+    OrderModified,
+    OrderOpen,
     OrderRejected,
+    OrdersSnapshot,
+    OutcomeUnknown,
     PositionSnapshot,
+    VenueStatus,
 )
 from runtime.pnl import FifoPosition
+from runtime.position import PositionBook
 
 BPS = 1e4
 SECONDS_PER_MINUTE = 60.0
@@ -55,12 +65,12 @@ class FeatureStore:
 
     `values` is one dict for the store's lifetime, holding every catalog name (0.0
     until known), so compiled policies can bind it once. Our own fills drive the
-    FIFO position; a PositionSnapshot that disagrees with it wins, and the gap is
-    booked as a fill at the latest price, the best estimate of what we missed.
+    FIFO position through a PositionBook, which de-duplicates them and reconciles
+    them with the venue's snapshots without inventing fills or PnL (runtime/position.py).
     """
 
     __slots__ = (
-        "values", "_handlers", "_position",
+        "values", "_handlers", "_book",
         # config, cached as plain floats
         "_halflife_s", "_decay_per_s", "_trend_lookback_s", "_soft_cap_units", "_trigger_units",
         "_slice_s", "_edge_window_s", "_hit_fast_s", "_hit_window_fills", "_markout_horizon_s",
@@ -81,7 +91,7 @@ class FeatureStore:
         "_orders", "_fill_count", "_last_fill_ts", "_hits", "_hit_count",
         "_markout_pending", "_markouts", "_markout_sum",
         # timers
-        "_started_at", "_blocked_since", "_exposed_since", "_pending_snapshot_units",
+        "_started_at", "_blocked_since", "_exposed_since", "_unpriced_snapshot",
     )
 
     def __init__(self, config: Config) -> None:
@@ -109,17 +119,25 @@ class FeatureStore:
             soft_cap_units=config.inventory.soft_cap_units,
             hedge_trigger_units=config.hedger.trigger_units,
             hedge_target_units=config.hedger.target_units,
+            venue_budget_frac=1.0,
         )
         self._handlers = {
             BookTop: self._on_book,
             MarketTrade: self._on_trade,
-            OrderAccepted: self._on_accepted,
+            OrderOpen: self._on_open,
+            OrderModified: self._on_modified,
             OrderCanceled: self._on_order_gone,
             OrderRejected: self._on_order_gone,
             Fill: self._on_fill,
+            Funding: self._on_funding,
             PositionSnapshot: self._on_snapshot,
+            VenueStatus: self._on_venue_status,
+            BudgetUpdate: self._on_budget,
+            # Order-lifecycle events the tracker needs and no feature reads.
+            OrderAccepted: _ignore, CancelRejected: _ignore, ModifyRejected: _ignore, OutcomeUnknown: _ignore,
+            OrdersSnapshot: _ignore,
         }
-        self._position = FifoPosition()
+        self._book = PositionBook(10.0 ** -config.market.size_decimals, config.orders.reconcile_grace_s)
 
         self._mid = 0.0
         self._book_ts = 0.0
@@ -150,7 +168,7 @@ class FeatureStore:
         self._started_at: float | None = None
         self._blocked_since: float | None = None
         self._exposed_since: float | None = None
-        self._pending_snapshot_units: float | None = None
+        self._unpriced_snapshot: PositionSnapshot | None = None
 
     @property
     def ready(self) -> bool:
@@ -159,14 +177,19 @@ class FeatureStore:
 
     @property
     def position(self) -> FifoPosition:
-        return self._position
+        return self._book.fifo
 
-    def apply(self, event: Event) -> None:
-        """Fold one venue event into the features (O(1) amortized)."""
+    @property
+    def position_book(self) -> PositionBook:
+        return self._book
+
+    def apply(self, event: Event) -> bool:
+        """Fold one venue event into the features (O(1) amortized). False when the event was
+        ignored as already booked (a fill delivered twice)."""
         handler = self._handlers.get(type(event))
         if handler is None:
             raise TypeError(f"FeatureStore.apply: not a venue event: {type(event).__name__}")
-        handler(event)
+        return handler(event) is not False
 
     def advance(self, now: float) -> None:
         """Clock-driven updates, once per tick before rules run: ages, timers, windows."""
@@ -201,6 +224,10 @@ class FeatureStore:
             self._close_slices(now)
         if self._markout_pending and self._markout_pending[0][0] <= now:
             self._resolve_markouts(now)
+        book = self._book
+        if book._pending is not None:
+            book.settle(now, self._last_price)
+            self._after_reconcile(now)
 
     def note_quote_blocked(self, blocked: bool, now: float) -> None:
         """Whether the side that would grow inventory is suppressed (policy pause or risk gate)."""
@@ -229,8 +256,8 @@ class FeatureStore:
         self._mid = mid
         self._book_ts = ts
         self._last_price = mid
-        if self._pending_snapshot_units is not None:
-            self._settle_snapshot(ts, mid)
+        if self._unpriced_snapshot is not None:
+            self._on_snapshot(self._unpriced_snapshot)
         values = self.values
         values["mid"] = mid
         values["best_bid"] = bid
@@ -238,7 +265,7 @@ class FeatureStore:
         values["market_spread_bps"] = (ask - bid) / mid * BPS
         units = values["inventory_units"]
         values["inventory_notional"] = units * mid
-        values["unrealized_pnl"] = self._position.unrealized(mid)
+        values["unrealized_pnl"] = self._book.fifo.unrealized(mid)
 
         sec = math.floor(ts)
         if self._sq_sec is not None and sec > self._sq_sec:
@@ -310,27 +337,33 @@ class FeatureStore:
 
     def _on_trade(self, event: MarketTrade) -> None:
         self._last_price = event.price
-        if self._pending_snapshot_units is not None:
-            self._settle_snapshot(event.ts, event.price)
+        if self._unpriced_snapshot is not None:
+            self._on_snapshot(self._unpriced_snapshot)
 
-    def _on_accepted(self, event: OrderAccepted) -> None:
+    def _on_open(self, event: OrderOpen) -> None:
+        self._orders[event.client_id] = [event.ts, event.size]
+
+    def _on_modified(self, event: OrderModified) -> None:
+        # A modified order rests anew from here: a fill soon after counts as hit fast.
         self._orders[event.client_id] = [event.ts, event.size]
 
     def _on_order_gone(self, event: OrderCanceled | OrderRejected) -> None:
         self._orders.pop(event.client_id, None)
 
-    def _on_fill(self, event: Fill) -> None:
+    def _on_fill(self, event: Fill) -> bool:
         ts, price = event.ts, event.price
-        if self._pending_snapshot_units is not None:
-            self._settle_snapshot(ts, price)
+        outcome, realized = self._book.fill(event, ts)
+        if outcome == "duplicate":
+            return False
         self._last_price = price
-        self._book_realized(ts, self._position.apply(event.side, price, event.size, event.fee))
+        if outcome == "booked":
+            self._book_realized(ts, realized)
         self._fill_count += 1
         self._last_fill_ts = ts
         values = self.values
         values["fill_count"] = float(self._fill_count)
         values["last_fill_age_s"] = 0.0
-        self._inventory_changed(ts, self._position.units)
+        self._inventory_changed(ts, self._book.units)
 
         order = self._orders.get(event.client_id)
         if event.liquidity == "maker":
@@ -342,6 +375,7 @@ class FeatureStore:
             order[1] -= event.size
             if order[1] <= self._size_tolerance_units:
                 del self._orders[event.client_id]
+        return True
 
     def _record_hit(self, fast: bool) -> None:
         hits = self._hits
@@ -371,7 +405,7 @@ class FeatureStore:
     def _book_realized(self, ts: float, pnl_quote: float) -> None:
         """Add realized PnL to the total, both rolling windows and the open slice."""
         values = self.values
-        values["realized_pnl_total"] = self._position.realized_total
+        values["realized_pnl_total"] = self._book.fifo.realized_total
         quanta = round(pnl_quote / PNL_QUANTUM_QUOTE)
         if quanta == 0:
             return
@@ -394,25 +428,34 @@ class FeatureStore:
             self._slice_end += skipped * self._slice_s
         self.values["neg_pnl_slices"] = float(self._neg_slices)
 
-    def _on_snapshot(self, event: PositionSnapshot) -> None:
-        """Trust the venue: show its units now, and book the gap once a price is known."""
-        if abs(event.units - self._position.units) <= self._size_tolerance_units:
-            self._pending_snapshot_units = None
-            return
-        self._pending_snapshot_units = event.units
-        if self._last_price > 0.0:
-            self._settle_snapshot(event.ts, self._last_price)
-        else:
-            self._inventory_changed(event.ts, event.units)
+    def _on_funding(self, event: Funding) -> None:
+        if self._book.funding(event):
+            self._book_realized(event.ts, event.amount)
 
-    def _settle_snapshot(self, ts: float, price: float) -> None:
-        """Book the difference from the venue's position as one fill at `price` (no fee)."""
-        gap_units = self._pending_snapshot_units - self._position.units
-        self._pending_snapshot_units = None
-        if abs(gap_units) > self._size_tolerance_units:
-            side = "buy" if gap_units > 0 else "sell"
-            self._book_realized(ts, self._position.apply(side, price, abs(gap_units)))
-        self._inventory_changed(ts, self._position.units)
+    def _on_snapshot(self, event: PositionSnapshot) -> None:
+        """Reconcile with the venue (runtime/position.py). A snapshot that needs a price to seed
+        the position and comes before any price waits for the first one."""
+        mark = self._last_price
+        if mark <= 0.0 and event.entry_price <= 0.0 and self._book.units == 0.0 and event.units != 0.0:
+            self._unpriced_snapshot = event
+            self._inventory_changed(event.ts, event.units)
+            return
+        self._unpriced_snapshot = None
+        self._book.snapshot(event, event.ts, mark)
+        self._after_reconcile(event.ts)
+
+    def _after_reconcile(self, ts: float) -> None:
+        if self._book.corrections:
+            self._inventory_changed(ts, self._book.units)
+
+    def _on_venue_status(self, event: VenueStatus) -> None:
+        if not event.book_synced:
+            # The next book after a resync may sit far from the last one: start the return
+            # sampler afresh so the jump across the gap does not read as a volatility spike.
+            self._sample_mid = 0.0
+
+    def _on_budget(self, event: BudgetUpdate) -> None:
+        self.values["venue_budget_frac"] = 1.0 - event.used / event.limit if event.limit > 0 else 1.0
 
     def _inventory_changed(self, ts: float, units: float) -> None:
         values = self.values
@@ -420,7 +463,7 @@ class FeatureStore:
         values["inventory_units"] = units
         values["inventory_frac"] = units / self._soft_cap_units
         values["inventory_notional"] = units * mid
-        values["unrealized_pnl"] = self._position.unrealized(mid) if mid > 0.0 else 0.0
+        values["unrealized_pnl"] = self._book.fifo.unrealized(mid) if mid > 0.0 else 0.0
         if abs(units) > self._trigger_units:
             if self._exposed_since is None:
                 self._exposed_since = ts
@@ -434,3 +477,7 @@ def _evict(window: deque[tuple[float, int]], total: int, horizon: float) -> int:
     while window and window[0][0] <= horizon:
         total -= window.popleft()[1]
     return total
+
+
+def _ignore(event: Event) -> None:
+    """Events the store has no feature for."""

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from rules.effects import Effects
 from runtime.config import HedgerConfig
 from runtime.events import Side
-from runtime.intents import CancelOrder, Intent, PlaceOrder
+from runtime.intents import CancelOrder, Intent, ModifyOrder, PlaceOrder
 from runtime.market import MarketSpec
-from runtime.orders import LiveOrder, OrderTracker
+from runtime.orders import LiveOrder, OrderState, OrderTracker
 
 log = logging.getLogger("lighter_bot.hedger")
 BPS = 1e-4
@@ -46,11 +46,12 @@ class HedgeParams:
 
 
 class Hedger:
-    def __init__(self, config: HedgerConfig, market: MarketSpec):
+    def __init__(self, config: HedgerConfig, market: MarketSpec, supports_modify: bool = False):
         self.config = config
         self.market = market
+        self.supports_modify = supports_modify
         self.plan: HedgePlan | None = None
-        self.mode = "idle"               # idle | passive | aggressive | cooldown
+        self.mode = "idle"               # idle | passive | aggressive | cooldown | waiting (a hedge in doubt)
         self._last_clip_ts = -1e18
         self.abandoned_total = 0
         self.crosses_total = 0
@@ -75,6 +76,9 @@ class Hedger:
         """Intents for this tick. `next_id` allocates client ids."""
         cfg = self.config
         if not cfg.enabled:
+            return []
+        if orders.hedge_in_doubt():
+            self.mode = "waiting"     # a hedge whose fate is unknown: the next snapshot settles it
             return []
         inventory = features["inventory_units"]
         mid = features["mid"]
@@ -119,10 +123,16 @@ class Hedger:
         # The venue checks the notional at the order's own price, not at the mid the clip was sized at.
         size = max(size, self.market.min_size_at(price))
         if live is not None:
-            fresh = now - live.placed_ts < self.config.passive_wait_s
-            if fresh or (live.tif == "post_only" and abs(live.price - price) < self.market.tick / 2
-                         and abs(live.remaining - size) < self.market.lot / 2):
+            # Re-price a resting hedge only when it drifted beyond the tolerance and has rested its
+            # minimum life: every move spends one of the venue's requests.
+            cfg = self.config
+            drifted = abs(live.price - price) > cfg.requote_tolerance_bps * BPS * price
+            resized = abs(live.remaining - size) >= self.market.lot / 2
+            if live.tif != "post_only" or live.modify_to is not None or not (drifted or resized) \
+                    or now - live.priced_ts < max(cfg.passive_wait_s, cfg.min_order_life_s):
                 return []
+            if self.supports_modify and live.state is OrderState.OPEN:
+                return [ModifyOrder(live.client_id, price, size)]
             return [CancelOrder(live.client_id)]
         return [PlaceOrder(next_id(), side, price, size, "post_only", "hedge", reduce_only=True)]
 

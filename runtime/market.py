@@ -64,6 +64,10 @@ class MarketSpec:
         steps = size * self._size_scale
         return math.floor(steps + _EPS_STEPS)
 
+    def lots(self, size: float) -> int:
+        """A size the venue reported (a whole number of lots, up to float noise) in lots."""
+        return round(size * self._size_scale)
+
     def quantize_size(self, size: float) -> float:
         return round(self.size_lots(size) / self._size_scale, self.size_decimals)
 

@@ -1,22 +1,55 @@
-"""Our own orders, as the runtime believes them to be, updated from intents and events.
+"""Our own orders as the runtime believes them to be, updated from intents and venue events.
 
-A sent order is `pending` until the venue acknowledges it: on Lighter a sendTx
-200 means only "accepted by the API", the sequencer may still cancel it (post-only
-crossing, reduce-only...). Risk checks count pending and open orders alike, so a
-burst of quotes can never add up to more than the hard limits allow.
+The tracker's one promise is about exposure: for each side, what it counts is never
+less than what the venue could still fill. So every doubt keeps an order counted:
+
+- A sent order is SENT until the API answers and ACCEPTED until it is OPEN on the book
+  (on Lighter a sendTx 200 means only "accepted by the API"); both count.
+- A refused cancel (Lighter 21600: "not an active order") does not mean the order is
+  gone: it may have filled, or the venue may be behind. It becomes UNKNOWN and keeps
+  counting until a fill, a cancel or an OrdersSnapshot settles it.
+- A send whose outcome is unknown (timeout, 429, 5xx), and a send never acknowledged
+  within `ack_timeout_s`, become UNKNOWN the same way. A pending modify counts at the
+  larger of the old and the new size.
+- An OrdersSnapshot settles doubts: an order it lists is open with the venue's price and
+  (when every fill before the snapshot has arrived) its remaining size; an order it does
+  not list, though it must have reached the venue by then, is gone. An order it lists
+  that we do not know (left by an earlier run, or a send whose answer was lost) is
+  adopted as an `orphan`, counted, and canceled by the Trader.
+
+Sizes are integer lots, as the venue counts them, so remaining sizes never drift.
 """
 from __future__ import annotations
 
+import enum
+from collections import deque
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, Literal
 
-from runtime.events import Event, Fill, OrderAccepted, OrderCanceled, OrderRejected, Side
-from runtime.intents import PlaceOrder, Purpose
+from runtime.events import (CancelRejected, Fill, ModifyRejected, OrderAccepted, OrderCanceled, OrderModified,
+                            OrderOpen, OrderRejected, OrdersSnapshot, OutcomeUnknown, Side)
+from runtime.intents import ModifyOrder, PlaceOrder
+from runtime.market import MarketSpec
 
-# A remainder below this many units is float dust from partial fills, not an order.
-_DUST_UNITS = 1e-9
 # Client ids stay below Lighter's 2^48 bound and differ across restarts (time-based start).
 _CLIENT_ID_SPACE = 2**40
+# Finished client ids remembered so that a snapshot taken before an order ended does not
+# resurrect it as an orphan.
+_FINISHED_MEMORY = 4096
+
+OrderPurpose = Literal["quote", "hedge", "orphan"]
+
+
+class OrderState(enum.Enum):
+    SENT = "sent"              # submitted, no answer yet
+    ACCEPTED = "accepted"      # the venue's API took it; not yet on the book
+    OPEN = "open"              # resting on the book
+    CANCELING = "canceling"    # we asked to cancel; it may still fill until the venue confirms
+    UNKNOWN = "unknown"        # a send or cancel whose outcome we do not know; settled by a snapshot
+
+
+# States in which an order is ours to requote: not on its way out, not in doubt.
+_WORKING = (OrderState.SENT, OrderState.ACCEPTED, OrderState.OPEN)
 
 
 @dataclass(slots=True)
@@ -24,24 +57,68 @@ class LiveOrder:
     client_id: int
     side: Side
     price: float
-    size: float
-    remaining: float
-    purpose: Purpose
+    size_lots: int
+    remaining_lots: int
+    purpose: OrderPurpose
     tif: str
     placed_ts: float
-    status: str = "pending"       # pending -> open; "canceling" once we asked to cancel
+    lot: float                          # units per lot, to report sizes in units
+    state: OrderState = OrderState.SENT
     decision: int = 0
+    reduce_only: bool = False
+    order_id: str = ""
+    open_ts: float | None = None        # venue time it was first seen on the book
+    state_ts: float = 0.0               # when it entered `state`
+    priced_ts: float = 0.0              # when its price was last set (placed or modified): its quote age
+    modify_to: tuple[float, int] | None = None   # (price, lots) of a modify in flight
+
+    @property
+    def remaining(self) -> float:
+        return self.remaining_lots * self.lot
+
+    @property
+    def size(self) -> float:
+        return self.size_lots * self.lot
+
+    @property
+    def exposure_lots(self) -> int:
+        """What this order could still fill: the larger side of a modify in flight."""
+        if self.modify_to is not None and self.modify_to[1] > self.remaining_lots:
+            return self.modify_to[1]
+        return self.remaining_lots
+
+    @property
+    def working(self) -> bool:
+        return self.state in _WORKING
 
 
 class OrderTracker:
     """Client-id keyed view of our live orders plus lifetime counters."""
 
-    def __init__(self, start_ts: float = 0.0):
+    def __init__(self, market: MarketSpec, start_ts: float = 0.0, settle_s: float = 1.0):
+        self.market = market
+        # How long after its send an order must appear in a snapshot, else it never reached the book.
+        self.settle_s = settle_s
+        self._lot = market.lot
         self._next_id = int(start_ts * 1000) % _CLIENT_ID_SPACE + 1
         self.orders: dict[int, LiveOrder] = {}
+        self._finished: dict[int, float] = {}        # client id -> venue ts it ended
+        self._finished_order: deque[int] = deque()
+        self.needs_snapshot = False                  # some order is in doubt; ask the venue
+        self.last_fill_seq = 0
+        # lifetime counters
         self.placed_total = 0
+        self.modified_total = 0
+        self.cancels_sent_total = 0
         self.canceled_total = 0
         self.rejected_total = 0
+        self.rejected_by_code: dict[int, int] = {}
+        self.cancel_rejected_total = 0
+        self.modify_rejected_total = 0
+        self.unknown_total = 0
+        self.rate_limited_total = 0
+        self.vanished_total = 0                      # gone from a snapshot without a cancel or fill seen
+        self.orphans_total = 0
         self.fills_total = 0
 
     def next_client_id(self) -> int:
@@ -49,66 +126,187 @@ class OrderTracker:
         self._next_id += 1
         return cid
 
+    # -- what we sent -----------------------------------------------------------------------------
     def on_place(self, intent: PlaceOrder, now: float) -> None:
-        self.orders[intent.client_id] = LiveOrder(intent.client_id, intent.side, intent.price, intent.size,
-                                                  intent.size, intent.purpose, intent.tif, now,
-                                                  decision=intent.decision)
+        lots = self.market.size_lots(intent.size)
+        self.orders[intent.client_id] = LiveOrder(
+            intent.client_id, intent.side, intent.price, lots, lots, intent.purpose, intent.tif, now, self._lot,
+            decision=intent.decision, reduce_only=intent.reduce_only, state_ts=now, priced_ts=now)
         self.placed_total += 1
 
-    def on_cancel(self, client_id: int) -> None:
-        order = self.orders.get(client_id)
+    def on_modify(self, intent: ModifyOrder, now: float) -> None:
+        order = self.orders.get(intent.client_id)
         if order is not None:
-            order.status = "canceling"
+            order.modify_to = (intent.price, self.market.size_lots(intent.size))
+            order.decision = intent.decision or order.decision
+            order.priced_ts = now
+            self.modified_total += 1
 
-    def apply(self, event: Event) -> LiveOrder | None:
-        """Update from a venue event; returns the order it concerned, if we know it."""
+    def on_cancel(self, client_id: int, now: float) -> None:
+        order = self.orders.get(client_id)
+        if order is not None and order.state is not OrderState.CANCELING:
+            order.state, order.state_ts = OrderState.CANCELING, now
+            self.cancels_sent_total += 1
+
+    def on_cancel_all(self, now: float) -> None:
+        for order in self.orders.values():
+            if order.state is not OrderState.CANCELING:
+                order.state, order.state_ts = OrderState.CANCELING, now
+
+    # -- what the venue said ----------------------------------------------------------------------
+    def apply(self, event) -> LiveOrder | None:
+        """Update from one venue order event; returns the order it concerned, if we know it."""
         kind = type(event)
         if kind is Fill:
-            order = self.orders.get(event.client_id)
-            self.fills_total += 1
-            if order is not None:
-                order.remaining -= event.size
-                if order.remaining <= _DUST_UNITS:
-                    del self.orders[event.client_id]
-            return order
+            return self._fill(event)
+        if kind is OrdersSnapshot:
+            self._reconcile(event)
+            return None
+        order = self.orders.get(event.client_id)
         if kind is OrderAccepted:
-            order = self.orders.get(event.client_id)
-            if order is not None and order.status == "pending":
-                order.status = "open"
-            return order
-        if kind is OrderCanceled:
+            if order is not None and order.state is OrderState.SENT:
+                order.state, order.state_ts = OrderState.ACCEPTED, event.ts
+        elif kind is OrderOpen:
+            if order is not None:
+                order.order_id = event.order_id or order.order_id
+                if order.open_ts is None:
+                    order.open_ts = event.ts
+                if order.state is not OrderState.CANCELING:
+                    order.state, order.state_ts = OrderState.OPEN, event.ts
+        elif kind is OrderModified:
+            if order is not None:
+                order.price = event.price
+                order.remaining_lots = self.market.lots(event.size)
+                order.modify_to = None
+        elif kind is OrderCanceled:
             self.canceled_total += 1
-            return self.orders.pop(event.client_id, None)
-        if kind is OrderRejected:
+            self._finish(event.client_id, event.ts)
+        elif kind is OrderRejected:
             self.rejected_total += 1
-            return self.orders.pop(event.client_id, None)
-        return None
+            self.rejected_by_code[event.code] = self.rejected_by_code.get(event.code, 0) + 1
+            self._finish(event.client_id, event.ts)
+        elif kind is CancelRejected:
+            self.cancel_rejected_total += 1
+            self._doubt(order, event.ts)
+        elif kind is ModifyRejected:
+            self.modify_rejected_total += 1
+            if order is not None:
+                order.modify_to = None   # still counted at max(old, new) until here; now the old size
+            self._doubt(order, event.ts)
+        elif kind is OutcomeUnknown:
+            self.unknown_total += 1
+            if event.rate_limited:
+                self.rate_limited_total += 1
+            self._doubt(order, event.ts)
+        return order
 
-    def live(self, purpose: Purpose | None = None) -> Iterator[LiveOrder]:
+    def _doubt(self, order: LiveOrder | None, ts: float) -> None:
+        if order is not None:
+            order.state, order.state_ts = OrderState.UNKNOWN, ts
+            self.needs_snapshot = True
+
+    def _fill(self, event: Fill) -> LiveOrder | None:
+        self.fills_total += 1
+        if event.seq > self.last_fill_seq:
+            self.last_fill_seq = event.seq
+        order = self.orders.get(event.client_id)
+        if order is not None:
+            order.remaining_lots -= self.market.lots(event.size)
+            if order.remaining_lots <= 0:
+                self._finish(event.client_id, event.ts)
+        return order
+
+    def _finish(self, client_id: int, ts: float) -> None:
+        if self.orders.pop(client_id, None) is None:
+            return
+        self._finished[client_id] = ts
+        self._finished_order.append(client_id)
+        if len(self._finished_order) > _FINISHED_MEMORY:
+            self._finished.pop(self._finished_order.popleft(), None)
+
+    def _reconcile(self, snapshot: OrdersSnapshot) -> None:
+        """Settle every doubt the snapshot can settle (see the module doc)."""
+        listed = {report.client_id: report for report in snapshot.orders}
+        fills_complete = self.last_fill_seq >= snapshot.as_of_seq
+        for client_id, order in list(self.orders.items()):
+            report = listed.pop(client_id, None)
+            if report is None:
+                reached_venue = order.open_ts is not None and order.open_ts <= snapshot.ts
+                if reached_venue or order.placed_ts + self.settle_s <= snapshot.ts:
+                    self.vanished_total += order.state is not OrderState.CANCELING
+                    self._finish(client_id, snapshot.ts)
+                continue
+            if order.state in (OrderState.UNKNOWN, OrderState.SENT, OrderState.ACCEPTED):
+                order.state, order.state_ts = OrderState.OPEN, snapshot.ts
+            if order.open_ts is None:
+                order.open_ts = snapshot.ts
+            order.order_id = report.order_id or order.order_id
+            order.price = report.price
+            if fills_complete:
+                order.remaining_lots = self.market.lots(report.remaining)
+        for client_id, report in listed.items():
+            if client_id in self._finished and self._finished[client_id] >= snapshot.ts:
+                continue   # the snapshot predates the end we already saw
+            lots = self.market.lots(report.remaining)
+            self.orders[client_id] = LiveOrder(client_id, report.side, report.price, lots, lots, "orphan", "gtc",
+                                               snapshot.ts, self._lot, OrderState.OPEN, order_id=report.order_id,
+                                               open_ts=snapshot.ts, state_ts=snapshot.ts, priced_ts=snapshot.ts)
+            self.orphans_total += 1
+        self.needs_snapshot = any(o.state is OrderState.UNKNOWN for o in self.orders.values())
+
+    def expire(self, now: float, ack_timeout_s: float) -> list[LiveOrder]:
+        """Orders sent more than `ack_timeout_s` ago and still unanswered become UNKNOWN."""
+        expired = []
+        for order in self.orders.values():
+            if order.state in (OrderState.SENT, OrderState.ACCEPTED) and now - order.placed_ts >= ack_timeout_s:
+                order.state, order.state_ts = OrderState.UNKNOWN, now
+                expired.append(order)
+        if expired:
+            self.needs_snapshot = True
+        return expired
+
+    # -- queries ----------------------------------------------------------------------------------
+    def live(self, purpose: OrderPurpose | None = None) -> Iterator[LiveOrder]:
         for order in self.orders.values():
             if purpose is None or order.purpose == purpose:
                 yield order
 
     def quote(self, side: Side) -> LiveOrder | None:
-        """Our resting quote on `side` that is not already being canceled."""
+        """Our working quote on `side` (not being canceled, not in doubt)."""
         for order in self.orders.values():
-            if order.purpose == "quote" and order.side == side and order.status != "canceling":
+            if order.purpose == "quote" and order.side == side and order.state in _WORKING:
                 return order
         return None
+
+    def in_doubt(self, side: Side, purpose: OrderPurpose) -> bool:
+        """An order of ours on `side` whose fate we do not know: place nothing beside it until settled."""
+        return any(o.state is OrderState.UNKNOWN and o.side == side and o.purpose == purpose
+                   for o in self.orders.values())
 
     def hedge(self) -> LiveOrder | None:
+        """Our working hedge order (not being canceled, not in doubt)."""
         for order in self.orders.values():
-            if order.purpose == "hedge" and order.status != "canceling":
+            if order.purpose == "hedge" and order.state in _WORKING:
                 return order
         return None
 
+    def hedge_in_doubt(self) -> bool:
+        return any(o.purpose == "hedge" and o.state is OrderState.UNKNOWN for o in self.orders.values())
+
+    def exposure_lots(self, side: Side) -> int:
+        """Lots our orders on `side` could still add, whatever their state."""
+        return sum(o.exposure_lots for o in self.orders.values() if o.side == side)
+
     def exposure(self, side: Side) -> float:
-        """Units our live orders on `side` could still add (pending, open and canceling alike)."""
-        return sum(o.remaining for o in self.orders.values() if o.side == side)
+        """`exposure_lots` in units (what the risk gate compares with its limits)."""
+        return self.exposure_lots(side) * self._lot
 
     def best_own(self, side: Side) -> float | None:
         """Our most aggressive live price on `side` (highest bid / lowest ask), for the self-trade check."""
         prices = [o.price for o in self.orders.values() if o.side == side]
+        for o in self.orders.values():
+            if o.side == side and o.modify_to is not None:
+                prices.append(o.modify_to[0])
         if not prices:
             return None
         return max(prices) if side == "buy" else min(prices)

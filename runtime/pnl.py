@@ -72,6 +72,24 @@ class FifoPosition:
         self._realized_quote += realized
         return realized
 
+    def reset(self, units: float, price: float) -> None:
+        """Replace the open lots with one lot of `units` at `price`, realizing nothing.
+
+        For a venue's truth that our fills cannot explain (a snapshot after missed fills, a
+        restart with an open position): the position becomes what the venue says, at the
+        venue's entry price, and realized PnL stays what our fills earned.
+        """
+        self._lots.clear()
+        if abs(units) > DUST_UNITS:
+            self._lots.append((units, price))
+            self._units, self._cost_quote = units, units * price
+        else:
+            self._units, self._cost_quote = 0.0, 0.0
+
+    def add_realized(self, amount_quote: float) -> None:
+        """Cash that is PnL without a trade (funding payments: positive = received)."""
+        self._realized_quote += amount_quote
+
     @property
     def units(self) -> float:
         """Signed position: positive long, negative short."""

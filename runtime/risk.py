@@ -18,8 +18,8 @@ import logging
 from enum import Enum
 
 from runtime.config import RiskConfig
-from runtime.intents import CancelAll, Intent, PlaceOrder
-from runtime.orders import OrderTracker
+from runtime.intents import CancelAll, Intent, ModifyOrder, PlaceOrder
+from runtime.orders import LiveOrder, OrderTracker
 
 log = logging.getLogger("lighter_bot.risk")
 
@@ -113,28 +113,36 @@ class RiskGate:
     # -- checks ---------------------------------------------------------------------------------
     def check(self, order: PlaceOrder, position_units: float, orders: OrderTracker, mid: float) -> str:
         """"" if `order` may go to the venue, else the reason it is denied."""
+        return self._check(order.side, order.price, order.size, position_units, orders.exposure(order.side),
+                           orders, mid)
+
+    def check_modify(self, modify: ModifyOrder, order: LiveOrder, position_units: float, orders: OrderTracker,
+                     mid: float) -> str:
+        """"" if moving `order` to the modify's price and size may go to the venue, else the reason.
+        Judged as the order it becomes: the rest of its side's exposure plus its new size."""
+        others = orders.exposure(order.side) - order.exposure_lots * order.lot
+        return self._check(order.side, modify.price, modify.size, position_units, others, orders, mid)
+
+    def _check(self, side: str, price: float, size: float, position_units: float, side_exposure: float,
+               orders: OrderTracker, mid: float) -> str:
         if self.state is TradingState.HALTED:
             return self._deny("halted")
-        signed = order.size if order.side == "buy" else -order.size
+        signed = size if side == "buy" else -size
         # Reducing means: even if every live order on this side filled with it, the position ends on
         # the same side of flat, closer to it. Judged alone, a stack of sells against a long could
         # each "reduce" and together overshoot far past the limit on the short side.
-        reduces = (position_units * signed < 0
-                   and order.size + orders.exposure(order.side) <= abs(position_units) + _EPS_UNITS)
-        if self.state is TradingState.REDUCING:
-            pending_reducing = orders.exposure(order.side)
-            if not reduces or order.size + pending_reducing > abs(position_units) + _EPS_UNITS:
-                return self._deny("reducing_only")
-        opposite = orders.best_own("sell" if order.side == "buy" else "buy")
-        if opposite is not None and ((order.side == "buy" and order.price >= opposite)
-                                     or (order.side == "sell" and order.price <= opposite)):
+        reduces = position_units * signed < 0 and size + side_exposure <= abs(position_units) + _EPS_UNITS
+        if self.state is TradingState.REDUCING and not reduces:
+            return self._deny("reducing_only")
+        opposite = orders.best_own("sell" if side == "buy" else "buy")
+        if opposite is not None and ((side == "buy" and price >= opposite) or (side == "sell" and price <= opposite)):
             return self._deny("self_trade")
         if not reduces:
-            worst = position_units + (orders.exposure("buy") + order.size if order.side == "buy"
-                                      else -(orders.exposure("sell") + order.size))
+            worst = position_units + (side_exposure + size if side == "buy"
+                                      else -(side_exposure + size))
             if abs(worst) > self.limits.max_position_units + _EPS_UNITS:
                 return self._deny("max_position_units")
-            price = max(order.price, mid)
+            price = max(price, mid)
             if abs(worst) * price > self.limits.max_inventory_notional + 1e-9:
                 return self._deny("max_inventory_notional")
         return ""

@@ -38,13 +38,25 @@ class BotStatus:
     shadow_gauges: dict[str, float] = field(default_factory=dict)
     shadow_disagreement_ratio: float = 0.0      # share of ticks where shadow and live effects differ
     shadow_disagreements_total: int = 0
+    venue_reason: str = ""                      # the venue's last status reason
     bid: QuoteSnapshot | None = None
     ask: QuoteSnapshot | None = None
     features: dict[str, float] = field(default_factory=dict)
     fills_total: int = 0
     orders_placed_total: int = 0
-    orders_canceled_total: int = 0
+    orders_modified_total: int = 0
+    orders_canceled_total: int = 0               # cancels the venue confirmed (ours and its own)
+    cancels_sent_total: int = 0
     orders_rejected_total: int = 0
+    orders_rejected_by_code: dict[int, int] = field(default_factory=dict)
+    cancel_rejected_total: int = 0
+    outcome_unknown_total: int = 0
+    rate_limited_total: int = 0
+    orders_in_doubt: int = 0                     # orders whose fate awaits a venue snapshot
+    position_mismatches_total: int = 0           # snapshots that disagreed with our fills (corrected)
+    duplicate_fills_total: int = 0               # fills delivered twice, booked once
+    budget_used: int = 0                         # requests in the venue's window (0/0: not reported)
+    budget_limit: int = 0
     intents_denied_total: dict[str, int] = field(default_factory=dict)   # reason -> count
     hedger_mode: str = "idle"                   # idle, passive, aggressive, cooldown
     hedger_crosses_total: int = 0               # IOC crosses sent

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
+from rules.effects import Effects
 from runtime.events import Fill
 from runtime.intents import PlaceOrder
 
@@ -57,15 +58,20 @@ class Trace:
             log.info("decision %d [%s]: firing %s%s; effects %s", trace["seq"], trace["policy_version"], rules,
                      f"; states {states}" if states else "", trace["effects"] or "neutral")
 
+    def effects(self, seq: int, now: float, effects: Effects) -> None:
+        """The merged effects moved while the same rules fired (an expression-valued effect):
+        a new decision number, so orders placed under the new value name this record."""
+        self.sink.write({"type": "effects", "seq": seq, "ts": now, "effects": effects.non_neutral()})
+
     def order(self, intent: PlaceOrder, now: float) -> None:
         self.sink.write({"type": "order", "ts": now, "client_id": intent.client_id, "side": intent.side,
                          "price": intent.price, "size": intent.size, "tif": intent.tif, "purpose": intent.purpose,
                          "decision": intent.decision})
 
-    def fill(self, fill: Fill, purpose: str) -> None:
+    def fill(self, fill: Fill, purpose: str, decision: int = 0) -> None:
         self.sink.write({"type": "fill", "ts": fill.ts, "client_id": fill.client_id, "side": fill.side,
                          "price": fill.price, "size": fill.size, "liquidity": fill.liquidity, "fee": fill.fee,
-                         "purpose": purpose, "trade_id": fill.trade_id})
+                         "purpose": purpose, "trade_id": fill.trade_id, "seq": fill.seq, "decision": decision})
         log.info("fill %s %.4f @ %.4f (%s, %s)", fill.side, fill.size, fill.price, fill.liquidity, purpose)
 
     def event(self, kind: str, **fields: Any) -> None:

@@ -1,30 +1,39 @@
 """One tick of the bot: features -> policies -> maker and hedger -> risk gate -> intents.
 
 Read a tick top to bottom in `Trader.tick`. The venue is not here: the driver
-(`runtime.service.loop`) feeds events in with `on_events` and sends the returned intents,
-so the same Trader runs live, on paper, or over a replay.
+(`runtime.service.loop`) feeds events in with `on_events` and sends the returned
+intents, so the same Trader runs live, on paper, or over a replay. It never reads a
+clock and does no I/O: records go to the trace's sink, status is a snapshot.
 """
 from __future__ import annotations
 
 import logging
-from typing import Callable
 
 from rules.effects import Effects
 from rules.engine import PolicyEngine, SwapReport
 from rules.ruleset import CompiledSet
 from runtime.config import Config
-from runtime.events import Event, Fill, OrderCanceled, OrderRejected
+from runtime.events import (BookTop, BudgetUpdate, CancelRejected, Event, Fill, Funding, MarketTrade, ModifyRejected,
+                            OrderAccepted, OrderCanceled, OrderModified, OrderOpen, OrderRejected, OrdersSnapshot,
+                            OutcomeUnknown, VenueStatus)
 from runtime.features import FeatureStore
 from runtime.hedger import Hedger
-from runtime.intents import CancelAll, CancelOrder, Intent, PlaceOrder
-from runtime.maker import Maker, QuotePlan
+from runtime.intents import CancelAll, CancelOrder, Intent, ModifyOrder, PlaceOrder, RequestSnapshot
+from runtime.maker import Maker, Quote, QuotePlan
 from runtime.market import MarketSpec
-from runtime.orders import OrderTracker
+from runtime.orders import LiveOrder, OrderState, OrderTracker
 from runtime.risk import RiskGate, TradingState
 from runtime.status import BotStatus, OperatorAction, QuoteSnapshot
 from runtime.trace import Trace
 
 log = logging.getLogger("lighter_bot.trader")
+
+BPS = 1e-4
+# Venue cancel reasons that are routine (we asked, or an IOC's unfilled rest); others are logged.
+_ROUTINE_CANCELS = ("requested", "canceled")
+_ORDER_EVENTS = frozenset({OrderAccepted, OrderOpen, OrderModified, OrderCanceled, OrderRejected, CancelRejected,
+                           ModifyRejected, OutcomeUnknown})
+_MARKET_EVENTS = frozenset({BookTop, MarketTrade})
 
 
 class Trader:
@@ -32,59 +41,136 @@ class Trader:
 
     def __init__(self, config: Config, market: MarketSpec, policies: CompiledSet, *,
                  trace: Trace | None = None, shadow: CompiledSet | None = None,
-                 venue_name: str = "paper", start_ts: float = 0.0):
+                 venue_name: str = "paper", start_ts: float = 0.0, supports_modify: bool = False):
         self.config = config
         self.market = market
         self.venue_name = venue_name
+        self.supports_modify = supports_modify
         self.features = FeatureStore(config)
         self.policies = PolicyEngine(policies)
         self.shadow = PolicyEngine(shadow) if shadow is not None else None
         self.maker = Maker(config.maker, market)
-        self.hedger = Hedger(config.hedger, market)
+        self.hedger = Hedger(config.hedger, market, supports_modify)
         self.risk = RiskGate(config.risk)
-        self.orders = OrderTracker(start_ts)
+        self.orders = OrderTracker(market, start_ts, config.orders.snapshot_settle_s)
         self.trace = trace or Trace()
         self._operator_queue: list[tuple[OperatorAction, str]] = []
-        self.venue_healthy: Callable[[], bool] = lambda: True
         self.plan: QuotePlan | None = None
         self.effects = Effects()
         self.now = start_ts
         self.ticks_total = 0
         self.shadow_disagreements_total = 0
         self.shadow_ticks_total = 0
+        # The venue's own word on its health (VenueStatus); nothing is quoted before the first.
+        self.venue_connected = False
+        self.venue_book_synced = False
+        self.venue_reason = "no status from the venue yet"
+        self.budget: BudgetUpdate | None = None
+        self.funding_total = 0.0
+        self._decision_seq = 0
+        self._last_state = self.risk.state
+        self._last_snapshot_request = -1e18
+        self._started = False
+
+    @property
+    def venue_healthy(self) -> bool:
+        return self.venue_connected and self.venue_book_synced
 
     # -- inputs ---------------------------------------------------------------------------------
     def on_events(self, events: list[Event]) -> None:
+        features, orders, trace = self.features, self.orders, self.trace
         for event in events:
-            self.features.apply(event)
-            order = self.orders.apply(event)
             kind = type(event)
             if kind is Fill:
+                if not features.apply(event):
+                    trace.event("duplicate_fill", ts=event.ts, client_id=event.client_id, trade_id=event.trade_id)
+                    continue
+                order = orders.apply(event)
                 purpose = order.purpose if order is not None else "unknown"
                 if purpose == "hedge":
                     self.hedger.note_fill(event.ts)
-                else:
+                elif purpose == "quote":
                     self.maker.note_fill(event.side, event.ts)
-                self.trace.fill(event, purpose)
-            elif kind is OrderRejected:
-                log.warning("order %d rejected by venue: %d %s", event.client_id, event.code, event.message)
-            elif kind is OrderCanceled and event.reason not in ("requested", "canceled"):
-                log.info("order %d canceled by venue: %s", event.client_id, event.reason)
+                trace.fill(event, purpose, self._decision_seq)
+                continue
+            features.apply(event)
+            if kind in _MARKET_EVENTS:
+                continue
+            if kind in _ORDER_EVENTS:
+                orders.apply(event)
+                self._trace_order_event(event)
+            elif kind is OrdersSnapshot:
+                orphans_before = orders.orphans_total
+                vanished_before = orders.vanished_total
+                orders.apply(event)
+                if orders.orphans_total != orphans_before or orders.vanished_total != vanished_before:
+                    trace.event("orders_reconciled", ts=event.ts, orphans=orders.orphans_total - orphans_before,
+                                vanished=orders.vanished_total - vanished_before)
+            elif kind is VenueStatus:
+                self._venue_status(event)
+            elif kind is BudgetUpdate:
+                self.budget = event
+            elif kind is Funding:
+                self.funding_total += event.amount
+                trace.event("funding", ts=event.ts, amount=event.amount, rate=event.rate, seq=event.seq)
+        corrections = features.position_book.corrections
+        if corrections:
+            for c in corrections:
+                log.warning("position %s: ours %+.4f, venue %+.4f (as of seq %d); now %+.4f, no fill or PnL booked",
+                            c.reason, c.from_units, c.venue_units, c.as_of_seq, c.to_units)
+                trace.event("position_corrected", ts=c.ts, reason=c.reason, from_units=c.from_units,
+                            to_units=c.to_units, venue_units=c.venue_units, as_of_seq=c.as_of_seq)
+            corrections.clear()
 
-    # -- the tick -------------------------------------------------------------------------------
+    def _trace_order_event(self, event) -> None:
+        kind = type(event)
+        if kind is OrderCanceled:
+            if event.reason not in _ROUTINE_CANCELS:
+                log.info("order %d canceled by venue: %s", event.client_id, event.reason)
+            self.trace.event("canceled", ts=event.ts, client_id=event.client_id, reason=event.reason)
+        elif kind is OrderRejected or kind is CancelRejected or kind is ModifyRejected:
+            what = {OrderRejected: "rejected", CancelRejected: "cancel_rejected", ModifyRejected: "modify_rejected"}[kind]
+            log.warning("%s %d: %d %s", what.replace("_", " "), event.client_id, event.code, event.message)
+            self.trace.event(what, ts=event.ts, client_id=event.client_id, code=event.code, message=event.message)
+        elif kind is OutcomeUnknown:
+            log.warning("%s of order %d: outcome unknown (%s); counted until a snapshot settles it",
+                        event.action, event.client_id, event.reason)
+            self.trace.event("outcome_unknown", ts=event.ts, client_id=event.client_id, action=event.action,
+                             reason=event.reason, rate_limited=event.rate_limited)
+        elif kind is OrderModified:
+            self.trace.event("modified", ts=event.ts, client_id=event.client_id, price=event.price, size=event.size)
+
+    def _venue_status(self, event: VenueStatus) -> None:
+        if (event.connected, event.book_synced) != (self.venue_connected, self.venue_book_synced):
+            level = logging.INFO if event.connected and event.book_synced else logging.WARNING
+            log.log(level, "venue %s: connected=%s book_synced=%s (%s)", self.venue_name, event.connected,
+                    event.book_synced, event.reason)
+            self.trace.event("venue_status", ts=event.ts, connected=event.connected, book_synced=event.book_synced,
+                             reason=event.reason)
+        self.venue_connected, self.venue_book_synced, self.venue_reason = \
+            event.connected, event.book_synced, event.reason
+
     def operator(self, action: OperatorAction, reason: str) -> None:
         """An operator command ("halt", "reduce", "resume"), applied at the start of the next tick."""
         self._operator_queue.append((action, reason))
 
+    # -- the tick -------------------------------------------------------------------------------
     def tick(self, now: float) -> list[Intent]:
         self.now = now
+        if not self._started:
+            self._started = True
+            self.trace.event("run_start", ts=now, market=self.market.symbol, market_id=self.market.market_id,
+                             venue=self.venue_name, policy_version=self.policies.compiled.version)
         features = self.features
         features.advance(now)
         values = features.values
 
         decision = self.policies.evaluate(values, now)
+        self._decision_seq = seq = decision.seq
         if decision.changed:
             self.trace.decision(decision.trace)
+        elif decision.effects_changed:
+            self.trace.effects(seq, now, decision.effects)
         effects = self.effects = decision.effects
         if self.shadow is not None:
             self._shadow_tick(values, now, effects)
@@ -98,7 +184,12 @@ class Trader:
         intents += self.risk.update(values["inventory_units"], values["mid"], effects.reduce_only, effects.halt,
                                     reason)
         state = self.risk.state
-        if state is TradingState.HALTED or not features.ready or not self.venue_healthy():
+        if state is not self._last_state:
+            self.trace.event("trading_state", ts=now, decision=seq, state=state.value, previous=self._last_state.value,
+                             reason=self.risk.reason)
+            self._last_state = state
+        intents += self._bookkeeping(now)
+        if state is TradingState.HALTED or not features.ready or not self.venue_healthy:
             intents += self._cancel_everything()
             self.plan = None
         else:
@@ -108,11 +199,30 @@ class Trader:
                                                allow_ask=active or inventory > 0)
             hedge = self.hedger.step(values, effects, self.orders, now, self.orders.next_client_id)
             intents += self._defer_self_crossing_hedges(hedge)
-            intents += self._requote(plan, decision.seq)
-        approved = self._gate(intents, decision.seq, now)
+            intents += self._requote(plan, seq, now)
+        approved = self._gate(intents, seq, now)
         features.note_trading_state(self.risk.state.code, len(self.orders.orders))
         self.ticks_total += 1
         return approved
+
+    def _bookkeeping(self, now: float) -> list[Intent]:
+        """Orders in doubt: time out unanswered sends, ask the venue to settle doubts, cancel orphans."""
+        orders = self.orders
+        cfg = self.config.orders
+        out: list[Intent] = []
+        for order in orders.expire(now, cfg.ack_timeout_s):
+            log.warning("order %d unanswered for %.1fs: in doubt until a snapshot settles it", order.client_id,
+                        now - order.placed_ts)
+            self.trace.event("ack_timeout", ts=now, client_id=order.client_id)
+        if orders.needs_snapshot and now - self._last_snapshot_request >= cfg.reconcile_interval_s:
+            self._last_snapshot_request = now
+            out.append(RequestSnapshot("orders in doubt"))
+        for order in orders.live("orphan"):
+            if order.state is OrderState.OPEN:
+                log.warning("order %d on the venue is not ours to keep (left by an earlier run?): canceling",
+                            order.client_id)
+                out.append(CancelOrder(order.client_id))
+        return out
 
     def _shadow_tick(self, values: dict[str, float], now: float, live: Effects) -> None:
         shadow = self.shadow.evaluate(values, now)
@@ -123,7 +233,8 @@ class Trader:
             self.shadow_disagreements_total += 1
 
     def _cancel_everything(self) -> list[Intent]:
-        return [CancelOrder(o.client_id) for o in self.orders.live() if o.status != "canceling"]
+        return [CancelOrder(o.client_id) for o in self.orders.live()
+                if o.state is not OrderState.CANCELING and o.state is not OrderState.UNKNOWN]
 
     def _defer_self_crossing_hedges(self, hedge: list[Intent]) -> list[Intent]:
         """A hedge that would trade with our own quote cancels that quote and waits a tick."""
@@ -134,51 +245,101 @@ class Trader:
                 crossing = [o for o in self.orders.live("quote") if o.side == opposite and
                             (o.price <= intent.price if intent.side == "buy" else o.price >= intent.price)]
                 if crossing:
-                    out += [CancelOrder(o.client_id) for o in crossing if o.status != "canceling"]
+                    # Orders in doubt are not canceled blindly (a cancel per tick into a full budget
+                    # would never end): the next snapshot says whether they are there at all.
+                    out += [CancelOrder(o.client_id) for o in crossing
+                            if o.state is not OrderState.CANCELING and o.state is not OrderState.UNKNOWN]
                     continue
             out.append(intent)
         return out
 
-    def _requote(self, plan: QuotePlan, decision: int) -> list[Intent]:
+    def _requote(self, plan: QuotePlan, decision: int, now: float) -> list[Intent]:
         intents: list[Intent] = []
+        orders = self.orders
         for side, want in (("buy", plan.bid), ("sell", plan.ask)):
-            live = self.orders.quote(side)
+            live = orders.quote(side)
             if want is None:
                 if live is not None:
                     intents.append(CancelOrder(live.client_id, decision))
                 continue
+            if orders.in_doubt(side, "quote"):
+                continue   # one of our quotes there may still be live: settle that first
             if live is not None:
-                if not self.maker.needs_requote(live.price, live.size, want):
+                if live.modify_to is not None or not self._should_requote(live, want, now):
+                    continue
+                if self.supports_modify and live.state is OrderState.OPEN:
+                    intents.append(ModifyOrder(live.client_id, want.price, want.size, decision))
                     continue
                 intents.append(CancelOrder(live.client_id, decision))
-            intents.append(PlaceOrder(self.orders.next_client_id(), side, want.price, want.size, "post_only",
+            intents.append(PlaceOrder(orders.next_client_id(), side, want.price, want.size, "post_only",
                                       "quote", decision=decision))
         return intents
 
+    def _should_requote(self, live: LiveOrder, want: Quote, now: float) -> bool:
+        """Whether a resting quote is worth a request to move.
+
+        A quote more aggressive than wanted (a bid above, an ask below the wanted price) risks
+        an adverse fill: it moves at once. One merely less competitive waits out
+        `min_quote_life_s`, and both wait for a move beyond the re-quote tolerance, which
+        widens as the venue's request budget runs low; in the last `budget_reserve_frac` of
+        the budget only protective moves go out.
+        """
+        cfg = self.config.maker
+        budget = self.features.values["venue_budget_frac"]
+        tolerance = cfg.requote_tolerance_bps * BPS
+        if budget < cfg.budget_low_frac:
+            tolerance *= 1.0 + (cfg.budget_tolerance_mult - 1.0) * (1.0 - budget / cfg.budget_low_frac)
+        gap = (live.price - want.price) / want.price
+        adverse = gap if want.side == "buy" else -gap
+        if adverse > tolerance:
+            return True
+        if budget < cfg.budget_reserve_frac or now - live.priced_ts < cfg.min_quote_life_s:
+            return False
+        return -adverse > tolerance or live.remaining_lots != self.market.size_lots(want.size)
+
     def _gate(self, intents: list[Intent], decision: int, now: float) -> list[Intent]:
-        """Risk-check every order; record what went out. Cancels always pass."""
+        """Risk-check every order and modify; record what went out. Cancels always pass."""
         approved: list[Intent] = []
         values = self.features.values
-        grow_side = "buy" if values["inventory_units"] >= 0 else "sell"
+        inventory, mid = values["inventory_units"], values["mid"]
+        grow_side = "buy" if inventory >= 0 else "sell"
         plan = self.plan
         grow_blocked = plan is not None and bool(plan.bid_blocked if grow_side == "buy" else plan.ask_blocked)
+        orders, trace = self.orders, self.trace
         for intent in intents:
-            if isinstance(intent, PlaceOrder):
-                denial = self.risk.check(intent, values["inventory_units"], self.orders, values["mid"])
+            kind = type(intent)
+            if kind is PlaceOrder:
+                denial = self.risk.check(intent, inventory, orders, mid)
                 if denial:
                     if intent.purpose == "quote" and intent.side == grow_side:
                         grow_blocked = True
+                    trace.event("denied", ts=now, decision=decision, reason=denial, side=intent.side,
+                                price=intent.price, size=intent.size, purpose=intent.purpose)
                     continue
                 if intent.decision == 0:
                     intent = PlaceOrder(intent.client_id, intent.side, intent.price, intent.size, intent.tif,
                                         intent.purpose, intent.reduce_only, decision)
-                self.orders.on_place(intent, now)
-                self.trace.order(intent, now)
-            elif isinstance(intent, CancelOrder):
-                self.orders.on_cancel(intent.client_id)
-            elif isinstance(intent, CancelAll):
-                for order in self.orders.live():
-                    order.status = "canceling"
+                orders.on_place(intent, now)
+                trace.order(intent, now)
+            elif kind is ModifyOrder:
+                order = orders.orders.get(intent.client_id)
+                denial = "unknown_order" if order is None else \
+                    self.risk.check_modify(intent, order, inventory, orders, mid)
+                if denial:
+                    trace.event("denied", ts=now, decision=decision, reason=denial, client_id=intent.client_id,
+                                price=intent.price, size=intent.size, purpose="modify")
+                    continue
+                orders.on_modify(intent, now)
+                trace.event("modify", ts=now, decision=intent.decision or decision, client_id=intent.client_id,
+                            price=intent.price, size=intent.size)
+            elif kind is CancelOrder:
+                orders.on_cancel(intent.client_id, now)
+                trace.event("cancel", ts=now, decision=intent.decision or decision, client_id=intent.client_id)
+            elif kind is CancelAll:
+                orders.on_cancel_all(now)
+                trace.event("cancel_all", ts=now, decision=intent.decision or decision, reason=intent.reason)
+            elif kind is RequestSnapshot:
+                trace.event("snapshot_request", ts=now, reason=intent.reason)
             approved.append(intent)
         self.features.note_quote_blocked(grow_blocked, now)
         return approved
@@ -186,8 +347,8 @@ class Trader:
     def shutdown(self, reason: str) -> list[Intent]:
         """Cancel everything we have out (the loop sends it before stopping the venue)."""
         log.info("shutting down: %s; canceling %d live orders", reason, len(self.orders.orders))
-        for order in self.orders.live():
-            order.status = "canceling"
+        self.orders.on_cancel_all(self.now)
+        self.trace.event("cancel_all", ts=self.now, decision=self._decision_seq, reason=f"shutdown: {reason}")
         return [CancelAll(reason)]
 
     # -- policy sets ----------------------------------------------------------------------------
@@ -195,7 +356,7 @@ class Trader:
         old = self.policies.compiled.version
         report = self.policies.swap(new)
         self.trace.event("policy_reload", ts=self.now, old_version=old, new_version=new.version,
-                             kept=report.kept, changed=report.changed, added=report.added, removed=report.removed)
+                         kept=report.kept, changed=report.changed, added=report.added, removed=report.removed)
         return report
 
     def swap_shadow(self, new: CompiledSet | None) -> None:
@@ -216,13 +377,16 @@ class Trader:
         if self.ticks_total == 0:
             return None
         plan = self.plan
-        bid = self.orders.quote("buy")
-        ask = self.orders.quote("sell")
+        orders = self.orders
+        bid = orders.quote("buy")
+        ask = orders.quote("sell")
         shadow = self.shadow
+        book = self.features.position_book
+        budget = self.budget
         return BotStatus(
             ts=self.now, ticks_total=self.ticks_total,
             market=f"{self.market.symbol} (market {self.market.market_id})", venue=self.venue_name,
-            venue_healthy=self.venue_healthy(), trading_state=self.risk.state.value,
+            venue_healthy=self.venue_healthy, venue_reason=self.venue_reason, trading_state=self.risk.state.value,
             trading_state_reason=self.risk.reason, policy_version=self.policies.compiled.version,
             policy_rule_errors_total=self.policies.errors_total,
             firing_rules=tuple(self.policies.firing()), states=self.policies.states(),
@@ -234,8 +398,15 @@ class Trader:
             shadow_disagreements_total=self.shadow_disagreements_total,
             bid=QuoteSnapshot(bid.price, bid.remaining) if bid and plan else None,
             ask=QuoteSnapshot(ask.price, ask.remaining) if ask and plan else None,
-            features=dict(self.features.values), fills_total=self.orders.fills_total,
-            orders_placed_total=self.orders.placed_total, orders_canceled_total=self.orders.canceled_total,
-            orders_rejected_total=self.orders.rejected_total, intents_denied_total=dict(self.risk.denied),
-            hedger_mode=self.hedger.mode,
+            features=dict(self.features.values), fills_total=orders.fills_total,
+            orders_placed_total=orders.placed_total, orders_modified_total=orders.modified_total,
+            orders_canceled_total=orders.canceled_total, cancels_sent_total=orders.cancels_sent_total,
+            orders_rejected_total=orders.rejected_total, orders_rejected_by_code=dict(orders.rejected_by_code),
+            cancel_rejected_total=orders.cancel_rejected_total, outcome_unknown_total=orders.unknown_total,
+            rate_limited_total=orders.rate_limited_total, orders_in_doubt=sum(
+                o.state is OrderState.UNKNOWN for o in orders.orders.values()),
+            position_mismatches_total=book.mismatches_total, duplicate_fills_total=book.duplicates_total,
+            budget_used=budget.used if budget else 0, budget_limit=budget.limit if budget else 0,
+            intents_denied_total=dict(self.risk.denied), hedger_mode=self.hedger.mode,
             hedger_crosses_total=self.hedger.crosses_total, hedger_abandoned_total=self.hedger.abandoned_total)
+

@@ -47,7 +47,7 @@ def run_paper(config: Config, seconds: float, policies: Path = POLICIES, shadow:
     compiled = load_policy_set([policies], FEATURE_NAMES)
     shadow_set = load_policy_set([shadow], FEATURE_NAMES) if shadow else None
     venue = PaperVenue(market_spec(config.market), config.venue.paper, 0.0)
-    trader = Trader(config, market_spec(config.market), compiled, shadow=shadow_set)
+    trader = Trader(config, venue.market, compiled, shadow=shadow_set, supports_modify=venue.supports_modify)
     run = PaperRun(trader, venue)
     original_on_events = trader.on_events
 

@@ -345,9 +345,14 @@ def test_expression_valued_effects_follow_the_features_each_tick():
     assert eng.effects.spread_add_bps == pytest.approx(5.5 + 15)
     assert eng.effects.halt
     seq = eng.seq
-    eng.evaluate(features(vol_bps=200), 1)                    # same rules firing, new value
+    decision = eng.evaluate(features(vol_bps=200), 1)         # same rules firing, new value
     assert eng.effects.spread_add_bps == pytest.approx(5.5 + 20)
-    assert eng.seq == seq                                     # no decision change, no new trace line
+    # A new decision number (orders placed under the new value name it) but no full trace line:
+    # the firing rules did not change, the applied value did.
+    assert decision.seq == eng.seq == seq + 1
+    assert decision.effects_changed and not decision.changed and decision.trace is None
+    same = eng.evaluate(features(vol_bps=200), 1.5)           # nothing moved: nothing new
+    assert same.seq == seq + 1 and not same.effects_changed and not same.changed
     eng.evaluate(features(vol_bps=50), 2)
     assert eng.effects.spread_add_bps == pytest.approx(5.5)
     assert not eng.effects.halt

@@ -13,7 +13,7 @@ from runtime.events import (
     BookTop,
     Fill,
     MarketTrade,
-    OrderAccepted,
+    OrderOpen,
     OrderCanceled,
     OrderRejected,
     PositionSnapshot,
@@ -27,7 +27,7 @@ SPEC_ORDER = (
     "trend_bps", "inventory_units", "inventory_frac", "inventory_notional", "unrealized_pnl",
     "realized_pnl_total", "realized_pnl_5m", "realized_pnl_30m", "neg_pnl_slices", "fill_count",
     "last_fill_age_s", "hit_fast_frac", "markout_bps", "guard_block_s", "unhedged_exposure_s",
-    "uptime_s", "trading_state", "open_orders", "size_min_units", "size_max_units",
+    "uptime_s", "trading_state", "open_orders", "venue_budget_frac", "size_min_units", "size_max_units",
     "max_position_units", "max_inventory_notional", "soft_cap_units", "hedge_trigger_units",
     "hedge_target_units",
 )
@@ -309,17 +309,17 @@ def test_fill_age_and_uptime():
 def test_hit_fast_frac_over_the_last_maker_fills():
     store = make_store(features={"hit_fast_ms": 1000.0, "hit_window_fills": 3})
     values = store.values
-    store.apply(OrderAccepted(0.0, 1, "buy", 100.0, 0.1))
+    store.apply(OrderOpen(0.0, 1, "buy", 100.0, 0.1))
     fill(store, 0.4, "buy", 100.0, 0.1, client_id=1)                 # hit right after posting
     assert values["hit_fast_frac"] == 1.0
-    store.apply(OrderAccepted(1.0, 2, "sell", 101.0, 0.1))
+    store.apply(OrderOpen(1.0, 2, "sell", 101.0, 0.1))
     fill(store, 9.0, "sell", 101.0, 0.1, client_id=2)                # rested 8 s
     assert values["hit_fast_frac"] == pytest.approx(0.5)
-    store.apply(OrderAccepted(10.0, 3, "buy", 100.0, 0.1))
+    store.apply(OrderOpen(10.0, 3, "buy", 100.0, 0.1))
     fill(store, 10.1, "buy", 100.0, 0.1, client_id=3, liquidity="taker")   # not a maker fill
     assert values["hit_fast_frac"] == pytest.approx(0.5)
     for client_id in (4, 5):
-        store.apply(OrderAccepted(20.0, client_id, "buy", 100.0, 0.1))
+        store.apply(OrderOpen(20.0, client_id, "buy", 100.0, 0.1))
         fill(store, 25.0, "buy", 100.0, 0.1, client_id=client_id)
     # Window of 3 maker fills: slow, slow, slow (the fast one fell out).
     assert values["hit_fast_frac"] == 0.0
@@ -327,9 +327,9 @@ def test_hit_fast_frac_over_the_last_maker_fills():
 
 def test_order_tracking_forgets_finished_orders():
     store = make_store()
-    store.apply(OrderAccepted(0.0, 1, "buy", 100.0, 0.2))
-    store.apply(OrderAccepted(0.0, 2, "buy", 100.0, 0.2))
-    store.apply(OrderAccepted(0.0, 3, "buy", 100.0, 0.2))
+    store.apply(OrderOpen(0.0, 1, "buy", 100.0, 0.2))
+    store.apply(OrderOpen(0.0, 2, "buy", 100.0, 0.2))
+    store.apply(OrderOpen(0.0, 3, "buy", 100.0, 0.2))
     fill(store, 1.0, "buy", 100.0, 0.1, client_id=1)
     assert 1 in store._orders                                         # partly filled: still resting
     fill(store, 2.0, "buy", 100.0, 0.1, client_id=1)
@@ -401,19 +401,22 @@ def test_trading_state_and_open_orders_are_reported():
 
 # -- reconciliation ---------------------------------------------------------------------------
 
-def test_snapshot_that_disagrees_replaces_inventory():
+def test_snapshot_that_disagrees_replaces_inventory_without_inventing_pnl():
     store = make_store()
     book(store, 0.0, 100.0)
     fill(store, 1.0, "buy", 100.0, 0.1)
     book(store, 2.0, 102.0)
-    store.apply(PositionSnapshot(3.0, 0.15))             # we missed a 0.05 buy
+    store.apply(PositionSnapshot(3.0, 0.15, entry_price=100.5))   # we missed a 0.05 buy
     values = store.values
     assert values["inventory_units"] == pytest.approx(0.15)
     assert store.position.units == pytest.approx(0.15)
-    assert values["unrealized_pnl"] == pytest.approx(0.2)   # the missed 0.05 is booked at the mid
+    assert store.position.avg_entry == pytest.approx(100.5)      # the venue's entry price, not the mid
+    assert values["unrealized_pnl"] == pytest.approx(0.15 * (102.0 - 100.5))
+    assert store.position_book.mismatches_total == 1
     store.apply(PositionSnapshot(4.0, 0.0))              # and then a missed close
     assert values["inventory_units"] == 0.0
-    assert values["realized_pnl_total"] == pytest.approx(0.2)
+    assert values["realized_pnl_total"] == 0.0           # no fill we saw realized anything: none is invented
+    assert store.position_book.mismatches_total == 2
 
 
 def test_snapshot_that_agrees_changes_nothing():
@@ -427,7 +430,7 @@ def test_snapshot_that_agrees_changes_nothing():
 
 def test_snapshot_before_any_price_is_marked_at_the_first_mid():
     store = make_store()
-    store.apply(PositionSnapshot(0.0, -0.1))             # restart with an open short
+    store.apply(PositionSnapshot(0.0, -0.1))             # restart with an open short, no entry price known
     assert store.values["inventory_units"] == pytest.approx(-0.1)
     book(store, 1.0, 100.0)
     assert store.position.units == pytest.approx(-0.1)
@@ -437,3 +440,13 @@ def test_snapshot_before_any_price_is_marked_at_the_first_mid():
     fill(store, 2.0, "buy", 99.0, 0.1)
     assert store.values["realized_pnl_total"] == pytest.approx(0.1)
     assert store.values["inventory_units"] == 0.0
+
+
+def test_a_restart_seeds_the_position_at_the_venues_entry_price():
+    store = make_store()
+    store.apply(PositionSnapshot(0.0, 0.2, entry_price=180.0, as_of_seq=40))
+    book(store, 1.0, 185.0)
+    assert store.position.units == pytest.approx(0.2)
+    assert store.position.avg_entry == pytest.approx(180.0)
+    assert store.values["unrealized_pnl"] == pytest.approx(1.0)   # marked against 180, not the first mid
+    assert store.position_book.mismatches_total == 0              # a seed is not a mismatch

@@ -189,7 +189,7 @@ def test_hedge_orders_are_valid_at_their_own_price(inventory, force):
     ids = iter(range(1, 100))
     placed = []
     for now in (0.0, 1.0):
-        placed += [i for i in hedger.step(feats, fx, OrderTracker(), now, lambda: next(ids))
+        placed += [i for i in hedger.step(feats, fx, OrderTracker(SOL), now, lambda: next(ids))
                    if isinstance(i, PlaceOrder)]
     assert placed
     for intent in placed:

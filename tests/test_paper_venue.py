@@ -15,8 +15,8 @@ from adapters import open_venue
 from adapters.paper.venue import PaperVenue
 from adapters.paper.config import PaperConfig, ScriptStep
 from lighter_bot import BotConfig as Config
-from runtime.events import (BookTop, Event, Fill, MarketTrade, OrderAccepted, OrderCanceled, OrderRejected,
-                            PositionSnapshot)
+from runtime.events import (BookTop, BudgetUpdate, CancelRejected, Event, Fill, MarketTrade, OrderAccepted, OrderCanceled, OrderOpen,
+                            OrderRejected, OrdersSnapshot, PositionSnapshot, VenueStatus)
 from runtime.intents import CancelAll, CancelOrder, PlaceOrder
 from runtime.market import MarketSpec
 from runtime.ports import VenueError
@@ -42,6 +42,12 @@ def run(venue: PaperVenue, start_s: float, end_s: float, every_s: float = RUNTIM
     for i in range(1, steps + 1):
         events += venue.drain(start_s + i * every_s)
     return events
+
+
+def trading(events: list[Event]) -> list[Event]:
+    """Our orders' events only: without the market, the budget, venue status and snapshots."""
+    return [e for e in events if not isinstance(e, (BookTop, MarketTrade, BudgetUpdate, VenueStatus, PositionSnapshot,
+                                                    OrdersSnapshot))]
 
 
 def books(events: list[Event]) -> list[BookTop]:
@@ -223,7 +229,7 @@ def test_ioc_fills_at_the_touch_within_its_limit():
     book = last_book(venue, 1.0)
     limit = round(book.ask_px * 1.001, 3)            # 10 bps past the ask
     venue.submit([quote(1, "buy", limit, size=0.1, tif="ioc")], 1.0)
-    events = venue.drain(1.0)
+    events = trading(venue.drain(1.0))
     assert [type(e) for e in events] == [OrderAccepted, Fill]
     fill = events[1]
     assert fill.liquidity == "taker" and fill.size == pytest.approx(0.1)
@@ -236,14 +242,14 @@ def test_ioc_beyond_its_limit_is_canceled_and_a_big_one_fills_partly():
     venue = started(PaperConfig())
     book = last_book(venue, 1.0)
     venue.submit([quote(1, "sell", round(book.bid_px + 0.001, 3), size=0.1, tif="ioc")], 1.0)
-    events = venue.drain(1.0)
+    events = trading(venue.drain(1.0))
     assert [type(e) for e in events] == [OrderAccepted, OrderCanceled]
     assert events[1].reason == "canceled-too-much-slippage"
 
     # 50 SOL at 0.5 bps per SOL is ~25 bps of impact; a limit 2 ticks past the ask takes only part.
     limit = round(book.ask_px + 0.002, 3)
     venue.submit([quote(2, "buy", limit, size=50.0, tif="ioc")], 1.0)
-    events = venue.drain(1.0)
+    events = trading(venue.drain(1.0))
     assert [type(e) for e in events] == [OrderAccepted, Fill, OrderCanceled]
     assert 0 < events[1].size < 50.0 and events[1].price <= limit
     assert events[2].reason == "canceled"
@@ -269,7 +275,7 @@ def test_invalid_amounts_are_rejected_with_21706(size, price_offset, why):
     venue = started(PaperConfig())
     book = last_book(venue, 1.0)
     venue.submit([quote(1, "buy", round(book.bid_px - 0.01, 3) + price_offset, size=size)], 1.0)
-    events = venue.drain(1.0)
+    events = trading(venue.drain(1.0))
     assert [(type(e), e.code) for e in events] == [(OrderRejected, 21706)], why
     assert venue.open_orders() == []
 
@@ -278,16 +284,16 @@ def test_notional_below_min_quote_is_rejected_with_21706():
     venue = started(PaperConfig(start_price=100.0))
     book = last_book(venue, 1.0)
     venue.submit([quote(1, "buy", round(book.bid_px - 0.01, 3), size=0.061)], 1.0)   # ~6.1 < 10 quote
-    assert [(type(e), e.code) for e in venue.drain(1.0)] == [(OrderRejected, 21706)]
+    assert [(type(e), e.code) for e in trading(venue.drain(1.0))] == [(OrderRejected, 21706)]
 
 
 def test_duplicate_live_client_id_is_rejected_with_21728():
     venue = started(PaperConfig())
     bid = last_book(venue, 1.0).bid_px
     venue.submit([quote(1, "buy", round(bid - 0.05, 3)), quote(1, "buy", round(bid - 0.06, 3))], 1.0)
-    events = venue.drain(1.0)
-    assert [type(e) for e in events] == [OrderAccepted, OrderRejected]
-    assert events[1].code == 21728
+    events = trading(venue.drain(1.0))
+    assert [type(e) for e in events] == [OrderAccepted, OrderOpen, OrderRejected]
+    assert events[2].code == 21728
     assert [o.price for o in venue.open_orders()] == [round(bid - 0.05, 3)]
 
 
@@ -300,12 +306,14 @@ def test_cancel_cancel_all_and_stop_leave_no_open_orders():
     assert {o.client_id for o in venue.open_orders()} == {1, 2, 3}
 
     venue.submit([CancelOrder(1), CancelOrder(1)], 1.0)
-    events = venue.drain(1.0)
+    events = trading(venue.drain(1.0))
     assert (type(events[0]), events[0].reason) == (OrderCanceled, "requested")
-    assert (type(events[1]), events[1].code, events[1].message) == (OrderRejected, 21600, "order not live")
+    # A cancel of an order that is not live is refused as Lighter does (21600), as a *cancel* refusal:
+    # the order it names is not thereby known to be gone.
+    assert (type(events[1]), events[1].code) == (CancelRejected, 21600)
 
     venue.submit([CancelAll("halt")], 1.0)
-    assert {(e.client_id, e.reason) for e in venue.drain(1.0)} == {(2, "requested"), (3, "requested")}
+    assert {(e.client_id, e.reason) for e in trading(venue.drain(1.0))} == {(2, "requested"), (3, "requested")}
     assert venue.open_orders() == []
 
     venue.submit([quote(4, "buy", round(bid - 0.1, 3))], 1.0)
@@ -313,9 +321,9 @@ def test_cancel_cancel_all_and_stop_leave_no_open_orders():
     venue.submit([quote(5, "sell", round(ask + 0.1, 3))], 1.0)   # still in flight at stop
     asyncio.run(venue.stop())
     asyncio.run(venue.stop())
-    final = venue.drain(2.0)
+    final = trading(venue.drain(2.0))
     assert {(e.client_id, e.reason) for e in final} == {(4, "requested"), (5, "requested")}
-    assert venue.open_orders() == [] and not venue.healthy()
+    assert venue.open_orders() == []
     assert venue.drain(3.0) == []
     with pytest.raises(VenueError):
         venue.submit([quote(6, "buy", round(bid - 0.1, 3))], 3.0)
@@ -325,7 +333,7 @@ def test_reduce_only_never_grows_the_position():
     venue = started(PaperConfig())
     book = last_book(venue, 1.0)
     venue.submit([quote(1, "sell", round(book.bid_px * 0.999, 3), size=0.1, tif="ioc", reduce_only=True)], 1.0)
-    events = venue.drain(1.0)
+    events = trading(venue.drain(1.0))
     assert [type(e) for e in events] == [OrderAccepted, OrderCanceled]
     assert events[1].reason == "canceled-reduce-only"
 
@@ -367,17 +375,22 @@ def test_position_snapshots_match_the_sum_of_fills():
         assert snapshot.units == pytest.approx(signed, abs=1e-9)
 
 
-def test_the_venue_must_be_started():
+def test_the_venue_must_be_started_and_says_so_with_status_events():
     venue = PaperVenue(SOL, PaperConfig())
-    assert not venue.healthy()
     with pytest.raises(VenueError):
         venue.drain(1.0)
+    asyncio.run(venue.start())
+    asyncio.run(venue.start())                       # starting twice is harmless
+    assert of_type(venue.drain(1.0), VenueStatus) == [VenueStatus(0.0, True, True, "paper venue started")]
+    asyncio.run(venue.stop())
+    status = of_type(venue.drain(2.0), VenueStatus)
+    assert [(s.connected, s.book_synced) for s in status] == [(False, False)]
 
 
 def test_open_venue_builds_the_paper_exchange_and_names_known_kinds():
     venue = open_venue("paper", Config().venue, SOL, 100.0)
     asyncio.run(venue.start())
-    assert venue.healthy() and venue.market.symbol == "SOL" and venue.market.min_base_units == 0.061
+    assert venue.market.symbol == "SOL" and venue.market.min_base_units == 0.061
     assert venue.drain(100.0)[0].ts == 100.0
     with pytest.raises(ValueError, match="paper"):
         open_venue("binance", Config().venue, SOL, 0.0)

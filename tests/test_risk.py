@@ -12,10 +12,12 @@ from hypothesis import strategies as st
 
 from runtime.config import RiskConfig
 from runtime.intents import CancelAll, PlaceOrder
+from runtime.market import MarketSpec
 from runtime.orders import OrderTracker
 from runtime.risk import RiskGate, TradingState
 
 LIMITS = RiskConfig(max_position_units=0.3, max_inventory_notional=50.0)
+SOL = MarketSpec(market_id=2, symbol="SOL", price_decimals=3, size_decimals=3, min_base_units=0.061, min_quote=10.0)
 MID = 100.0          # 0.3 units = 30 quote: the unit limit binds first at this price
 
 
@@ -25,7 +27,7 @@ def order(side: str, size: float, price: float = MID, purpose: str = "quote") ->
 
 def tracker(*live: tuple[str, float, float]) -> OrderTracker:
     """An order tracker holding live orders given as (side, size, price)."""
-    orders = OrderTracker()
+    orders = OrderTracker(SOL)
     for side, size, price in live:
         orders.on_place(PlaceOrder(orders.next_client_id(), side, price, size, "post_only", "quote"), 0.0)
     return orders

@@ -53,6 +53,17 @@ class ScriptStep(StrictModel):
     duration_s: PositiveFloat
 
 
+class PaperFaults(StrictModel):
+    """Ways the paper venue misbehaves on purpose, as a real venue does now and then, so the
+    runtime's bookkeeping runs against them (venue contract tests, rehearsals). All off by default."""
+
+    seed: int = 11                             # its own random stream: faults never change the market
+    fill_report_delay_s: NonNegativeFloat = 0.0   # fills reach us this late (snapshots do not wait)
+    duplicate_fill_prob: Annotated[float, Field(ge=0, le=1)] = 0.0  # a fill delivered again (reconnect replay)
+    duplicate_after_s: NonNegativeFloat = 1.0  # ... this long after the first delivery
+    lost_ack_prob: Annotated[float, Field(ge=0, le=1)] = 0.0  # an order's acknowledgements never arrive
+
+
 class PaperConfig(StrictModel):
     """The embedded simulated venue (no keys, no network)."""
 
@@ -63,6 +74,13 @@ class PaperConfig(StrictModel):
     taker_fee_bps: NonNegativeFloat = 0.0      # seed: standard account, fees zero
     maker_fee_bps: NonNegativeFloat = 0.0
     latency_s: NonNegativeFloat = 0.0          # order acknowledgement delay
+    # Lighter's standard account: 60 requests per rolling minute, every send counted (0 = no limit).
+    request_limit: Annotated[int, Field(ge=0)] = 60
+    request_window_s: PositiveFloat = 60.0
+    snapshot_interval_s: PositiveFloat = 5.0   # account snapshots (orders, position) pushed this often
+    poll_interval_s: PositiveFloat = 0.05      # the driver drains this often between ticks, to react to fills
+    funding_rate_per_hour: float = 0.0         # paid by longs when positive, once an hour on the position
+    faults: PaperFaults = PaperFaults()
     trades_per_s: PositiveFloat = 2.0          # public trade prints
     trade_size_mean_units: PositiveFloat = 0.5  # public print sizes are exponential with this mean
     sweep_prob: Annotated[float, Field(ge=0, le=1)] = 0.05  # share of prints that sweep past the touch

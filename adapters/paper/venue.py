@@ -1,33 +1,38 @@
 """The paper exchange: a `runtime.ports.Venue` that matches our orders against a simulated market.
 
 It is our `MockTransport`: the runtime cannot tell it from the live adapter, so every
-path the live venue can take (rejections, post-only cancels, partial IOC fills,
-position reconciliation) can be exercised without keys or a network. Where Lighter
-has a behaviour or a code for a case (post-only crossing accepted then canceled,
-21706, 21728, 21600), the paper venue reproduces it.
+path the live venue can take (rejections, post-only cancels, partial IOC fills, refused
+cancels, modifies, a request budget, snapshots for reconciliation, late and duplicated
+fills, lost acknowledgements) can be exercised without keys or a network. Where Lighter
+has a behaviour or a code for a case (accepted by the API, then open or canceled by the
+sequencer; post-only crossing canceled; 21706, 21728, 21600; 60 requests a minute on a
+standard account), the paper venue reproduces it.
 
 Matching is optimistic about queue position (a print at our price fills us first) and
-never moves the simulated market, so the market stream depends on the seed alone.
+never moves the simulated market, so the market stream depends on the seed alone; the
+faults draw from a random stream of their own.
 """
 from __future__ import annotations
 
 import heapq
 import math
+import random
+from collections import deque
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
-from adapters.paper.market_sim import MarketSim
 from adapters.paper.config import PaperConfig, RegimeName
-from runtime.events import (Event, Fill, Liquidity, MarketTrade, OrderAccepted, OrderCanceled,
-                            OrderRejected, PositionSnapshot, Side)
-from runtime.intents import CancelAll, CancelOrder, Intent, PlaceOrder
+from adapters.paper.market_sim import MarketSim
+from runtime.events import (BudgetUpdate, CancelRejected, Event, Fill, Funding, Liquidity, MarketTrade,
+                            ModifyRejected, OpenOrderReport, OrderAccepted, OrderCanceled, OrderModified, OrderOpen,
+                            OrderRejected, OrdersSnapshot, OutcomeUnknown, PositionSnapshot, Side, VenueStatus)
+from runtime.intents import CancelAll, CancelOrder, Intent, ModifyOrder, PlaceOrder, RequestSnapshot
 from runtime.market import MarketSpec
-from runtime.ports import VenueError
+from runtime.ports import VenueDisconnected
 
-# Often enough that the runtime's reconciliation runs many times per test scenario, rarely
-# enough not to crowd the event stream (the live account stream pushes on change and on
-# reconnect; a fixed period is the simplest stand-in).
-POSITION_SNAPSHOT_INTERVAL_S = 5.0
+FUNDING_INTERVAL_S = 3600.0       # Lighter pays funding hourly
+# A snapshot request reads two REST endpoints on Lighter (open orders, account): two requests.
+SNAPSHOT_REQUESTS = 2
 
 # Price impact of a taker order, per SOL taken: the touch is deep enough for our clips, but a
 # bigger clip should cost more so hedger sizing and slippage caps are not free in paper.
@@ -36,6 +41,7 @@ TAKER_IMPACT_BPS_PER_UNIT = 0.5
 CODE_INVALID_AMOUNT = 21706       # Lighter: invalid order base or quote amount
 CODE_DUPLICATE_CLIENT_ID = 21728  # Lighter: client order index already exists
 CODE_ORDER_NOT_LIVE = 21600       # Lighter: given order is not an active limit order
+CODE_TOO_MANY_REQUESTS = 23000    # Lighter: too many requests (HTTP 429)
 
 # Distance from a whole number of ticks/lots still treated as whole (float noise of user input).
 _WHOLE_STEP_TOLERANCE = 1e-6
@@ -53,6 +59,13 @@ class LiveOrder:
     reduce_only: bool
 
 
+@dataclass(frozen=True, slots=True)
+class _OverBudget:
+    """An intent the request budget refused at submit; its answer waits in the timeline."""
+
+    intent: Intent
+
+
 @dataclass(slots=True)
 class _Resting:
     client_id: int
@@ -66,15 +79,22 @@ class _Resting:
 class PaperVenue:
     """A simulated Lighter market for one symbol, driven entirely by the `now` it is handed.
 
-    `drain(now)` replays three timelines merged in time order: the market (steps and
-    prints), our intents (each due `latency_s` after its submit), and periodic position
-    snapshots. On equal timestamps the market goes first, so an intent submitted at `now`
-    after a `drain(now)` sees the book that drain returned.
+    `drain(now)` replays four timelines merged in time order: the market (steps and
+    prints), our intents (each due `latency_s` after its submit), account snapshots and
+    funding, and events held back by a fault (late or duplicated fills). On equal
+    timestamps the market goes first, so an intent submitted at `now` after a
+    `drain(now)` sees the book that drain returned.
     """
+
+    supports_modify = True
+    can_simulate = True
 
     def __init__(self, market: MarketSpec, paper: PaperConfig, start_ts: float = 0.0) -> None:
         self.market = market
+        self.poll_interval_s: float | None = paper.poll_interval_s
         self._paper = paper
+        self._faults = paper.faults
+        self._fault_rng = random.Random(paper.faults.seed)
         self._sim = MarketSim(market, paper, start_ts)
         self._size_scale = 10**market.size_decimals
         self._price_scale = 10**market.price_decimals
@@ -82,33 +102,50 @@ class PaperVenue:
         self._submitted = 0
         self._resting: dict[int, _Resting] = {}
         self._position_lots = 0
+        self._entry_cost_ticks = 0       # position lots x average entry ticks (signed with the position)
         self._fills = 0
+        self._seq = 0                    # position events (fills, funding), as the venue applied them
+        self._tx = 0
         self._clock = start_ts
         self._next_snapshot_ts = start_ts
+        self._next_funding_ts = start_ts + FUNDING_INTERVAL_S
+        self._delayed: list[tuple[float, int, Event]] = []    # heap of (deliver_ts, order, event)
+        self._delayed_n = 0
+        self._requests: deque[float] = deque()                # send times in the budget window
+        self._budget_reported = -1
+        self._silent: set[int] = set()                        # orders whose acknowledgements are lost
         self._out: list[Event] = []
+        self._wake: Callable[[], None] | None = None
         self._started = False
         self._stopped = False
 
     # -- the Venue port ------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._started = True
+        if not self._started:
+            self._started = True
+            self._out.append(VenueStatus(self._clock, True, True, "paper venue started"))
 
-    def healthy(self) -> bool:
-        return self._started and not self._stopped
+    def set_waker(self, wake: Callable[[], None]) -> None:
+        self._wake = wake
 
     def submit(self, intents: Sequence[Intent], now: float) -> None:
         self._require_running("submit")
         due_ts = now + self._paper.latency_s
         for intent in intents:
-            heapq.heappush(self._pending, (due_ts, self._submitted, intent))
+            if not self._spend(intent, now):
+                intent = _OverBudget(intent)     # answered when the venue's clock reaches `now`
+                heapq.heappush(self._pending, (now, self._submitted, intent))
+            else:
+                heapq.heappush(self._pending, (due_ts, self._submitted, intent))
             self._submitted += 1
 
     def drain(self, now: float) -> list[Event]:
         if not self._started:
-            raise VenueError("paper venue: drain() before start()")
+            raise VenueDisconnected("paper venue: drain() before start()")
         if not self._stopped:
             self._run_until(now)
+            self._report_budget(now)
         out, self._out = self._out, []
         return out
 
@@ -123,6 +160,10 @@ class PaperVenue:
                 self._out.append(OrderCanceled(self._clock, intent.client_id, "requested"))
         self._pending.clear()
         self._cancel_all()
+        for _, _, event in sorted(self._delayed, key=lambda d: (d[0], d[1])):
+            self._out.append(event)       # what was on its way arrives before the connection closes
+        self._delayed.clear()
+        self._out.append(VenueStatus(self._clock, False, False, "paper venue stopped"))
 
     # -- helpers for tests and the end-of-run check -----------------------------------
 
@@ -133,6 +174,10 @@ class PaperVenue:
     @property
     def position_units(self) -> float:
         return self._position_lots / self._size_scale
+
+    @property
+    def requests_in_window(self) -> int:
+        return len(self._requests)
 
     @property
     def regime(self) -> RegimeName:
@@ -148,7 +193,8 @@ class PaperVenue:
         while True:
             market_ts = sim.next_ts
             intent_ts = pending[0][0] if pending else math.inf
-            snapshot_ts = self._next_snapshot_ts
+            snapshot_ts = min(self._next_snapshot_ts, self._next_funding_ts,
+                              self._delayed[0][0] if self._delayed else math.inf)
             if market_ts <= intent_ts and market_ts <= snapshot_ts:
                 if market_ts > now:
                     break
@@ -177,8 +223,14 @@ class PaperVenue:
                 if snapshot_ts > now:
                     break
                 self._clock = snapshot_ts
-                out.append(PositionSnapshot(snapshot_ts, self.position_units))
-                self._next_snapshot_ts = snapshot_ts + POSITION_SNAPSHOT_INTERVAL_S
+                if self._delayed and self._delayed[0][0] == snapshot_ts:
+                    out.append(heapq.heappop(self._delayed)[2])
+                elif snapshot_ts == self._next_funding_ts:
+                    self._pay_funding()
+                    self._next_funding_ts = snapshot_ts + FUNDING_INTERVAL_S
+                else:
+                    self._snapshots()
+                    self._next_snapshot_ts = snapshot_ts + self._paper.snapshot_interval_s
         self._clock = max(self._clock, now)
 
     # -- intents ------------------------------------------------------------------------
@@ -186,16 +238,91 @@ class PaperVenue:
     def _apply(self, intent: Intent) -> None:
         if isinstance(intent, PlaceOrder):
             self._place(intent)
+        elif isinstance(intent, ModifyOrder):
+            self._modify(intent)
         elif isinstance(intent, CancelOrder):
             order = self._resting.pop(intent.client_id, None)
             if order is None:
-                self._out.append(OrderRejected(self._clock, intent.client_id, CODE_ORDER_NOT_LIVE, "order not live"))
+                self._out.append(CancelRejected(self._clock, intent.client_id, CODE_ORDER_NOT_LIVE,
+                                                "given order is not an active limit order"))
             else:
-                self._out.append(OrderCanceled(self._clock, intent.client_id, "requested"))
+                self._ack(OrderCanceled(self._clock, intent.client_id, "requested"))
         elif isinstance(intent, CancelAll):
             self._cancel_all()
+        elif isinstance(intent, RequestSnapshot):
+            self._snapshots()
+        elif isinstance(intent, _OverBudget):
+            self._refuse_for_budget(intent.intent, self._clock)
         else:
             raise TypeError(f"paper venue: unknown intent {intent!r}")
+
+    # -- the request budget ---------------------------------------------------------------
+
+    def _spend(self, intent: Intent, now: float) -> bool:
+        """Count `intent`'s requests in the rolling window; False if the budget has no room."""
+        limit = self._paper.request_limit
+        if limit == 0:
+            return True
+        requests = self._requests
+        horizon = now - self._paper.request_window_s
+        while requests and requests[0] <= horizon:
+            requests.popleft()
+        cost = SNAPSHOT_REQUESTS if isinstance(intent, RequestSnapshot) else 1
+        if len(requests) + cost > limit:
+            return False
+        requests.extend([now] * cost)
+        return True
+
+    def _refuse_for_budget(self, intent: Intent, now: float) -> None:
+        """A 429: on Lighter the answer to a refused send cannot be told from a lost one, so
+        the runtime hears an unknown outcome and settles it from a snapshot."""
+        reason = f"{CODE_TOO_MANY_REQUESTS} too many requests"
+        if isinstance(intent, PlaceOrder):
+            self._out.append(OutcomeUnknown(now, intent.client_id, "place", reason, rate_limited=True))
+        elif isinstance(intent, ModifyOrder):
+            self._out.append(OutcomeUnknown(now, intent.client_id, "modify", reason, rate_limited=True))
+        elif isinstance(intent, CancelOrder):
+            self._out.append(OutcomeUnknown(now, intent.client_id, "cancel", reason, rate_limited=True))
+        elif isinstance(intent, CancelAll):
+            for client_id in self._resting:
+                self._out.append(OutcomeUnknown(now, client_id, "cancel", reason, rate_limited=True))
+
+    def _report_budget(self, now: float) -> None:
+        limit = self._paper.request_limit
+        if limit == 0:
+            return
+        requests = self._requests
+        horizon = now - self._paper.request_window_s
+        while requests and requests[0] <= horizon:
+            requests.popleft()
+        if len(requests) != self._budget_reported:
+            self._budget_reported = len(requests)
+            self._out.append(BudgetUpdate(now, len(requests), limit, self._paper.request_window_s))
+
+    # -- account reports ------------------------------------------------------------------
+
+    def _snapshots(self) -> None:
+        """The account as the venue sees it now, complete up to its latest position event."""
+        ts, seq = self._clock, self._seq
+        lots = self._position_lots
+        entry = abs(self._entry_cost_ticks / lots) / self._price_scale if lots else 0.0
+        self._out.append(OrdersSnapshot(ts, tuple(
+            OpenOrderReport(o.client_id, o.side, o.price, o.remaining_lots / self._size_scale, f"paper-{o.client_id}")
+            for o in self._resting.values()), seq))
+        self._out.append(PositionSnapshot(ts, self.position_units, entry, None, seq))
+
+    def _pay_funding(self) -> None:
+        rate = self._paper.funding_rate_per_hour
+        if rate == 0.0 or self._position_lots == 0:
+            return
+        self._seq += 1
+        amount = -self.position_units * self._sim.mid * rate
+        self._out.append(Funding(self._clock, amount, rate, self._seq))
+
+    def _ack(self, event: Event) -> None:
+        """An acknowledgement of one of our orders, unless a fault lost that order's acks."""
+        if event.client_id not in self._silent:
+            self._out.append(event)
 
     def _cancel_all(self) -> None:
         for client_id in list(self._resting):
@@ -213,7 +340,10 @@ class PaperVenue:
             out.append(OrderRejected(ts, order.client_id, CODE_DUPLICATE_CLIENT_ID, "client order index already exists"))
             return
         # From here on Lighter has accepted the transaction; any refusal is a sequencer cancel.
-        out.append(OrderAccepted(ts, order.client_id, order.side, order.price, order.size))
+        self._tx += 1
+        if self._faults.lost_ack_prob and self._fault_rng.random() < self._faults.lost_ack_prob:
+            self._silent.add(order.client_id)
+        self._ack(OrderAccepted(ts, order.client_id, f"paper-tx-{self._tx}"))
         if order.reduce_only and self._reducible_lots(order.side) == 0:
             out.append(OrderCanceled(ts, order.client_id, "canceled-reduce-only"))
             return
@@ -230,6 +360,31 @@ class PaperVenue:
                 return
         self._resting[order.client_id] = _Resting(order.client_id, order.side, order.price, price_ticks,
                                                   lots, order.reduce_only)
+        self._ack(OrderOpen(ts, order.client_id, order.side, order.price, lots / self._size_scale,
+                            f"paper-{order.client_id}"))
+
+    def _modify(self, intent: ModifyOrder) -> None:
+        """Move a resting order in place. Lighter keeps the order and its client id; a new price
+        joins the back of its level's queue (not modelled: the paper venue fills us first)."""
+        ts, out = self._clock, self._out
+        order = self._resting.get(intent.client_id)
+        if order is None:
+            out.append(ModifyRejected(ts, intent.client_id, CODE_ORDER_NOT_LIVE, "given order is not an active limit order"))
+            return
+        lots = _whole_steps(intent.size, self._size_scale)
+        price_ticks = _whole_steps(intent.price, self._price_scale)
+        if lots is None or price_ticks is None or lots <= 0 or not self.market.is_valid_order(intent.price, intent.size):
+            out.append(ModifyRejected(ts, intent.client_id, CODE_INVALID_AMOUNT, "invalid order base or quote amount"))
+            return
+        self._tx += 1
+        crosses = price_ticks >= self._sim.ask_ticks if order.side == "buy" else price_ticks <= self._sim.bid_ticks
+        if crosses:
+            # Our resting quotes are post-only: a modify that would cross cancels the order.
+            del self._resting[intent.client_id]
+            out.append(OrderCanceled(ts, intent.client_id, "canceled-post-only"))
+            return
+        order.price, order.price_ticks, order.remaining_lots = intent.price, price_ticks, lots
+        out.append(OrderModified(ts, intent.client_id, intent.price, lots / self._size_scale))
 
     def _take(self, order: PlaceOrder, lots: int, limit_ticks: int) -> int:
         """Fill `order` as a taker against the simulated touch; returns the lots left over.
@@ -316,10 +471,37 @@ class PaperVenue:
     def _fill(self, client_id: int, side: Side, price: float, lots: int, liquidity: Liquidity) -> None:
         size = lots / self._size_scale
         fee_bps = self._paper.maker_fee_bps if liquidity == "maker" else self._paper.taker_fee_bps
-        self._position_lots += lots if side == "buy" else -lots
+        self._book_position(lots if side == "buy" else -lots, round(price * self._price_scale))
         self._fills += 1
-        self._out.append(Fill(self._clock, client_id, side, price, size, liquidity,
-                              fee=price * size * fee_bps * _BPS, trade_id=f"paper-{self._fills}"))
+        self._seq += 1
+        fill = Fill(self._clock, client_id, side, price, size, liquidity, fee=price * size * fee_bps * _BPS,
+                    trade_id=f"paper-{self._fills}", seq=self._seq)
+        faults = self._faults
+        if faults.fill_report_delay_s > 0:
+            self._hold(self._clock + faults.fill_report_delay_s, fill)
+        else:
+            self._out.append(fill)
+            if self._wake is not None:
+                self._wake()
+        if faults.duplicate_fill_prob and self._fault_rng.random() < faults.duplicate_fill_prob:
+            self._hold(self._clock + faults.fill_report_delay_s + faults.duplicate_after_s, fill)
+
+    def _hold(self, deliver_ts: float, event: Event) -> None:
+        heapq.heappush(self._delayed, (deliver_ts, self._delayed_n, event))
+        self._delayed_n += 1
+
+    def _book_position(self, signed_lots: int, price_ticks: int) -> None:
+        """The venue's own position and average entry (as a perp venue reports it): adding to a
+        position averages the entry, reducing keeps it, flipping starts anew at the fill price."""
+        before = self._position_lots
+        after = before + signed_lots
+        if before == 0 or (before > 0) == (signed_lots > 0):
+            self._entry_cost_ticks += signed_lots * price_ticks
+        elif after == 0 or (after > 0) == (before > 0):
+            self._entry_cost_ticks = round(self._entry_cost_ticks * after / before)
+        else:
+            self._entry_cost_ticks = after * price_ticks
+        self._position_lots = after
 
     def _reducible_lots(self, side: Side) -> int:
         """How many lots an order on `side` can trade without growing |position|."""
@@ -327,9 +509,9 @@ class PaperVenue:
 
     def _require_running(self, what: str) -> None:
         if not self._started:
-            raise VenueError(f"paper venue: {what}() before start()")
+            raise VenueDisconnected(f"paper venue: {what}() before start()")
         if self._stopped:
-            raise VenueError(f"paper venue: {what}() after stop()")
+            raise VenueDisconnected(f"paper venue: {what}() after stop()")
 
 
 def _whole_steps(value: float, scale: int) -> int | None:

@@ -24,9 +24,10 @@ from runtime.market import MarketSpec, market_spec
 from runtime.ports import Venue
 from runtime.service.app import serve
 from runtime.service.config import BotConfig, load_config
-from runtime.service.loop import WallClock
+from runtime.service.loop import SimulatedClock, WallClock
 from runtime.service.operator import OperatorCommands
 from runtime.service.status_board import StatusBoard
+from runtime.service.summary import RunRecorder, TeeSink
 from runtime.service.telemetry import TelemetryServer, port_from_env
 from runtime.service.trace_file import JsonlFileSink
 from runtime.trace import Trace
@@ -55,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "traded (default: <policies>/shadow if it exists)")
     run.add_argument("--no-watch", action="store_true", help="do not reload policies/config on save "
                                                             "(SIGHUP still reloads)")
+    run.add_argument("--simulated", action="store_true",
+                     help="run on a simulated clock as fast as the CPU allows (paper venue; needs --duration): "
+                          "a 30-minute rehearsal takes seconds. Metrics are served only with --port")
+    run.add_argument("--summary", type=Path, metavar="FILE.json",
+                     help="at exit, write what the run did as JSON (fills, orders, tx_per_min, PnL, ...)")
 
     policy = sub.add_parser("policy", help="check policies")
     policy_sub = policy.add_subparsers(dest="policy_command", required=True)
@@ -180,43 +186,130 @@ def _run(args: argparse.Namespace, open_venue: VenueFactory) -> int:
     config = _config(args)
     logging.basicConfig(level=config.runtime.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.simulated and args.duration is None:
+        print("error: --simulated needs --duration SECONDS (simulated time runs as fast as the CPU allows)",
+              file=sys.stderr)
+        return EXIT_USAGE
     policies_dir = args.policies or Path(config.runtime.policies_dir)
     policies = load_policy_set([policies_dir], FEATURE_NAMES)
     shadow_dir = args.shadow or (policies_dir / "shadow" if (policies_dir / "shadow").is_dir() else None)
     shadow = load_policy_set([shadow_dir], FEATURE_NAMES) if shadow_dir else None
     try:
-        port = args.port if args.port is not None else port_from_env()
+        port = args.port if args.port is not None else None if args.simulated else port_from_env()
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     start = time.time()
-    market = market_spec(config.market)
     try:
-        venue = open_venue(config.venue.kind, config.venue, market, start)
+        venue = open_venue(config.venue.kind, config.venue, market_spec(config.market), start)
     except ValueError as exc:
         print(f"error: venue.kind: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
+    if args.simulated and not venue.can_simulate:
+        print(f"error: --simulated: the {config.venue.kind} venue runs in real time only", file=sys.stderr)
+        return EXIT_USAGE
     trace_file = JsonlFileSink(args.decision_log or config.runtime.decision_log,
                                max_bytes=int(config.runtime.decision_log_max_mb * 1024 * 1024))
-    trader = Trader(config, market, policies, trace=Trace(trace_file), shadow=shadow,
-                    venue_name=config.venue.kind, start_ts=start)
     board, commands = StatusBoard(), OperatorCommands()
-    server = TelemetryServer(board.latest, commands, port=port)
+    server = TelemetryServer(board.latest, commands, port=port) if port is not None else None
     try:
-        server.start()
+        if server is not None:
+            server.start()
     except OSError as exc:
         print(f"error: cannot serve metrics: {exc}", file=sys.stderr)
+        trace_file.close()
         return EXIT_PROBLEMS
-    log.info("lighter-bot on %s via %s; policies %s (version %s, %d rules)%s; metrics on %s/metrics",
-             market.symbol, config.venue.kind, policies_dir, policies.version,
-             len(policies.rules), f"; shadow {shadow_dir} (version {shadow.version})" if shadow else "", server.url)
-    config_path = args.config or (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
+    run = _Run(args, config, venue, policies, policies_dir, shadow, shadow_dir, trace_file, board, commands, server,
+               start)
     try:
-        asyncio.run(_serve(trader, venue, config, args, policies_dir, shadow_dir, config_path, board, commands))
+        asyncio.run(run.main())
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
         trace_file.close()
     return EXIT_OK
+
+
+class _Run:
+    """One `lighter-bot run`: start the venue, build the Trader on the venue's market, serve."""
+
+    def __init__(self, args, config, venue, policies, policies_dir, shadow, shadow_dir, trace_file, board, commands,
+                 server, start_ts):
+        self.args, self.config, self.venue = args, config, venue
+        self.policies, self.policies_dir, self.shadow, self.shadow_dir = policies, policies_dir, shadow, shadow_dir
+        self.trace_file, self.board, self.commands, self.server = trace_file, board, commands, server
+        self.start_ts = start_ts
+
+    async def main(self) -> None:
+        args, config, venue = self.args, self.config, self.venue
+        await venue.start()   # the market spec comes from the venue (the live adapter reads the exchange's)
+        trader = Trader(config, venue.market, self.policies, trace=Trace(self.trace_file), shadow=self.shadow,
+                        venue_name=config.venue.kind, start_ts=self.start_ts, supports_modify=venue.supports_modify)
+        recorder = RunRecorder(trader) if args.summary else None
+        if recorder is not None:
+            trader.trace.sink = TeeSink(self.trace_file, recorder)
+        shadow, server = self.shadow, self.server
+        log.info("lighter-bot on %s via %s%s; policies %s (version %s, %d rules)%s%s", venue.market.symbol,
+                 config.venue.kind, " (simulated clock)" if args.simulated else "", self.policies_dir,
+                 self.policies.version, len(self.policies.rules),
+                 f"; shadow {self.shadow_dir} (version {shadow.version})" if shadow else "",
+                 f"; metrics on {server.url}/metrics" if server is not None else "")
+        config_path = args.config or (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
+        observers = [StatusLine(trader, STATUS_EVERY_S)]
+        if recorder is not None:
+            observers.append(recorder.after_tick)
+        progress = _ProgressBar(args.duration) if args.simulated and sys.stderr.isatty() else None
+        if progress is not None:
+            observers.append(progress.update)
+        clock = SimulatedClock(self.start_ts) if args.simulated else WallClock()
+        try:
+            summary = await serve(trader, venue, clock, tick_interval_s=config.runtime.tick_interval_s,
+                                  policies_dir=self.policies_dir, shadow_dir=self.shadow_dir, config_path=config_path,
+                                  watch=not (args.no_watch or args.simulated), duration_s=args.duration,
+                                  handle_signals=True, after_tick=_each(observers), board=self.board,
+                                  commands=self.commands)
+        finally:
+            if progress is not None:
+                progress.close()
+            if recorder is not None:
+                recorder.write_json(args.summary)
+        log.info("run ended (%s): %d ticks, %d late; %d fills, inventory %+.4f, realized PnL %.4f%s",
+                 summary.reason, summary.ticks, summary.ticks_late, trader.orders.fills_total,
+                 trader.features.values["inventory_units"], trader.features.values["realized_pnl_total"],
+                 f"; summary in {args.summary}" if args.summary else "")
+
+
+def _each(observers):
+    def after_tick(now: float) -> None:
+        for observer in observers:
+            observer(now)
+    return after_tick
+
+
+class _ProgressBar:
+    """A progress bar for simulated runs on a terminal (simulated seconds done of --duration)."""
+
+    def __init__(self, duration_s: float):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed:.0f}/"
+                                  "{task.total:.0f} s"), TimeElapsedColumn(), transient=True)
+        self._task = self._progress.add_task("run", total=duration_s)
+        self._start: float | None = None
+        self._shown = 0.0
+        self._step = duration_s / 200
+        self._progress.start()
+
+    def update(self, now: float) -> None:
+        if self._start is None:
+            self._start = now
+        done = now - self._start
+        if done - self._shown >= self._step:
+            self._shown = done
+            self._progress.update(self._task, completed=done)
+
+    def close(self) -> None:
+        self._progress.stop()
 
 
 # A one-line summary this often keeps a terminal or `railway logs` readable without metrics.
@@ -246,15 +339,3 @@ class StatusLine:
                  "(5m %.4f) | fills %d | hedger %s | firing: %s", t.risk.state.value, v["mid"], v["vol_bps"],
                  v["trend_bps"], quotes, v["inventory_units"], v["realized_pnl_total"], v["realized_pnl_5m"],
                  t.orders.fills_total, t.hedger.mode, ", ".join(t.policies.firing()) or "none")
-
-
-async def _serve(trader: Trader, venue: Venue, config: BotConfig, args: argparse.Namespace, policies_dir: Path,
-                 shadow_dir: Path | None, config_path: Path | None, board: StatusBoard,
-                 commands: OperatorCommands) -> None:
-    summary = await serve(trader, venue, WallClock(), tick_interval_s=config.runtime.tick_interval_s,
-                          policies_dir=policies_dir, shadow_dir=shadow_dir, config_path=config_path,
-                          watch=not args.no_watch, duration_s=args.duration, handle_signals=True,
-                          after_tick=StatusLine(trader, STATUS_EVERY_S), board=board, commands=commands)
-    log.info("run ended (%s): %d ticks, %d late; %d fills, inventory %+.4f, realized PnL %.4f",
-             summary.reason, summary.ticks, summary.ticks_late, trader.orders.fills_total,
-             trader.features.values["inventory_units"], trader.features.values["realized_pnl_total"])

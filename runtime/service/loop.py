@@ -85,12 +85,23 @@ async def run_trader(trader: Trader, venue: Venue, clock: Clock, *, tick_interva
                      board: StatusBoard | None = None) -> RunSummary:
     """Tick until `duration_s` has passed or `stop` is set; always cancels everything at the end.
 
-    After each tick the trader's status is published to `board` (what /health and /metrics read).
+    Between ticks a venue that simulates inside `drain` is drained every `poll_interval_s`;
+    when the venue calls its waker (our fill, a jump, a disconnect) the trader ticks at
+    once instead of leaving the other quote stale until the next slot. After each tick the
+    trader's status is published to `board` (what /health and /metrics read).
     """
     stop = stop or asyncio.Event()
     wake = wake or asyncio.Event()
+    urgent = False
+
+    def venue_wake() -> None:
+        nonlocal urgent
+        urgent = True
+        wake.set()
+
     await venue.start()
-    trader.venue_healthy = venue.healthy
+    venue.set_waker(venue_wake)
+    poll_s = venue.poll_interval_s
     start = clock.now()
     end = start + duration_s if duration_s is not None else math.inf
     next_ts = start
@@ -104,9 +115,16 @@ async def run_trader(trader: Trader, venue: Venue, clock: Clock, *, tick_interva
                 break
             if next_ts > end:
                 break
-            woken = await clock.sleep_until(next_ts, wake)
+            polled = poll_s is not None and now + poll_s < next_ts
+            woken = await clock.sleep_until(now + poll_s if polled else next_ts, wake)
             wake.clear()
             now = clock.now()
+            if polled and not woken:
+                trader.on_events(venue.drain(now))
+                if not urgent:
+                    continue
+                woken = True
+            urgent = False
             if not woken and now - next_ts > tick_interval_s:
                 late += 1
                 next_ts = now   # we fell behind: do not try to catch up with a burst of ticks

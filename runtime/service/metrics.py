@@ -23,7 +23,7 @@ from runtime.status import BotStatus
 log = logging.getLogger("lighter_bot.telemetry")
 
 TRADING_STATES = ("active", "reducing", "halted")   # always exported, so a one-hot query never sees gaps
-HEDGER_MODES = ("idle", "passive", "aggressive", "cooldown")   # runtime.hedger.Hedger.mode values
+HEDGER_MODES = ("idle", "passive", "aggressive", "cooldown", "waiting")   # runtime.hedger.Hedger.mode values
 
 _INVALID_METRIC_CHARS = re.compile(r"[^a-zA-Z0-9_:]")
 
@@ -93,6 +93,28 @@ def _runtime_families(s: BotStatus) -> list[Metric]:
         _counter("lighter_bot_orders_placed_total", "Orders placed", s.orders_placed_total),
         _counter("lighter_bot_orders_canceled_total", "Orders canceled", s.orders_canceled_total),
         _counter("lighter_bot_orders_rejected_total", "Orders the venue rejected", s.orders_rejected_total),
+        _labelled(CounterMetricFamily("lighter_bot_orders_rejected_by_code_total",
+                                      "Orders the venue rejected, by its error code", labels=["code"]),
+                  [([str(code)], count) for code, count in sorted(s.orders_rejected_by_code.items())]),
+        _counter("lighter_bot_orders_modified_total", "Modifies sent", s.orders_modified_total),
+        _counter("lighter_bot_cancels_sent_total", "Cancels sent", s.cancels_sent_total),
+        _counter("lighter_bot_cancel_rejected_total", "Cancels the venue refused (order already gone or unknown)",
+                 s.cancel_rejected_total),
+        _counter("lighter_bot_outcome_unknown_total", "Sends whose outcome was unknown (timeout, 429, 5xx)",
+                 s.outcome_unknown_total),
+        _counter("lighter_bot_rate_limited_total", "Sends the venue refused for its request budget",
+                 s.rate_limited_total),
+        _gauge("lighter_bot_orders_in_doubt", "Orders whose fate awaits a venue snapshot", s.orders_in_doubt),
+        _counter("lighter_bot_position_mismatches_total",
+                 "Venue snapshots that disagreed with our fills (corrected to the venue)", s.position_mismatches_total),
+        _counter("lighter_bot_duplicate_fills_total", "Fills delivered twice and booked once",
+                 s.duplicate_fills_total),
+        _gauge("lighter_bot_venue_budget_used", "Requests in the venue's budget window", s.budget_used),
+        _gauge("lighter_bot_venue_budget_limit", "The venue's request budget per window (0: not reported)",
+               s.budget_limit),
+        _gauge("lighter_bot_sends_per_fill", "Sends (places, modifies, cancels) per fill since start",
+               (s.orders_placed_total + s.orders_modified_total + s.cancels_sent_total) / s.fills_total
+               if s.fills_total else 0.0),
         _labelled(CounterMetricFamily("lighter_bot_intents_denied_total", "Intents the risk gate denied",
                                       labels=["reason"]),
                   [([reason], count) for reason, count in sorted(s.intents_denied_total.items())]),

@@ -1,0 +1,161 @@
+"""Our position: the fills we booked, checked against the venue's snapshots.
+
+Fills are the truth for PnL; the venue is the truth for the position. Reconciling the
+two without inventing anything needs to know which fills a snapshot already includes,
+so position events carry the venue's `seq` and a snapshot says up to which `seq` it is
+complete (`as_of_seq`):
+
+- A fill whose `trade_id` was booked before is a duplicate (a reconnect replaying
+  recent trades) and changes nothing.
+- A snapshot older than our latest fill is compared with our position minus the fills
+  after it; one that includes fills we have not received yet waits (up to
+  `grace_s`) for them to arrive, then is compared.
+- A real mismatch is corrected to the venue's position, at the venue's entry price,
+  without booking a fill or any PnL; it is counted and reported. A fill that arrives
+  later but was already included in that snapshot is "covered": its order is updated,
+  the position is not moved twice.
+- The first snapshot of a run, before any fill, seeds the position with the venue's
+  entry price, so a restart does not mark an existing position at the first mid.
+- Funding payments are cash: they go into realized PnL, booked once per `seq`.
+
+Venues that give no sequence (`seq` 0) are compared directly, snapshot against position.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Literal
+
+from runtime.events import Fill, Funding, PositionSnapshot
+from runtime.pnl import FifoPosition
+
+# Fills remembered for de-duplication, and (with their seq) for comparing stale snapshots.
+TRADE_ID_MEMORY = 100_000
+SEQ_MEMORY = 10_000
+
+FillOutcome = Literal["booked", "covered", "duplicate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """The venue's position differed from ours beyond a lot; we now hold `to_units`."""
+
+    ts: float
+    from_units: float
+    to_units: float
+    venue_units: float
+    as_of_seq: int
+    reason: str      # "mismatch" or "seeded"
+
+
+class PositionBook:
+    """FIFO position from fills, de-duplicated, reconciled to venue snapshots."""
+
+    def __init__(self, lot: float, grace_s: float = 2.0):
+        self.fifo = FifoPosition()
+        self._lot = lot
+        self._grace_s = grace_s
+        self._trade_ids: set[str] = set()
+        self._trade_order: deque[str] = deque()
+        self._recent: deque[tuple[int, int]] = deque()     # (seq, signed lots) of booked fills
+        self._funding_seqs: set[int] = set()
+        self.last_seq = 0
+        self._covered_seq = 0            # fills with seq <= this are in the position by a correction
+        self._pending: tuple[PositionSnapshot, float] | None = None   # (snapshot ahead of us, when it came)
+        self._booked_any = False
+        self.corrections: list[Correction] = []            # taken by the Trader to report
+        self.duplicates_total = 0
+        self.covered_total = 0
+        self.mismatches_total = 0
+        self.stale_snapshots_total = 0
+
+    @property
+    def units(self) -> float:
+        return self.fifo.units
+
+    def _lots(self, units: float) -> int:
+        return round(units / self._lot)
+
+    # -- fills and funding ------------------------------------------------------------------------
+    def fill(self, fill: Fill, now: float) -> tuple[FillOutcome, float]:
+        """Book `fill`; returns what happened to it and the PnL it realized."""
+        trade_id = fill.trade_id
+        if trade_id:
+            if trade_id in self._trade_ids:
+                self.duplicates_total += 1
+                return "duplicate", 0.0
+            self._trade_ids.add(trade_id)
+            self._trade_order.append(trade_id)
+            if len(self._trade_order) > TRADE_ID_MEMORY:
+                self._trade_ids.discard(self._trade_order.popleft())
+        seq = fill.seq
+        if seq and seq <= self._covered_seq:
+            self.covered_total += 1
+            return "covered", 0.0
+        realized = self.fifo.apply(fill.side, fill.price, fill.size, fill.fee)
+        self._booked_any = True
+        if seq:
+            if seq > self.last_seq:
+                self.last_seq = seq
+            lots = round(fill.size / self._lot)
+            self._recent.append((seq, lots if fill.side == "buy" else -lots))
+            if len(self._recent) > SEQ_MEMORY:
+                self._recent.popleft()
+            if self._pending is not None and self.last_seq >= self._pending[0].as_of_seq:
+                self._compare(self._pending[0], fill.price)
+        return "booked", realized
+
+    def funding(self, event: Funding) -> bool:
+        """Book a funding payment once; False if this `seq` was booked already."""
+        if event.seq:
+            if event.seq in self._funding_seqs:
+                return False
+            self._funding_seqs.add(event.seq)
+        self.fifo.add_realized(event.amount)
+        return True
+
+    # -- snapshots --------------------------------------------------------------------------------
+    def snapshot(self, snapshot: PositionSnapshot, now: float, mark: float) -> None:
+        """Compare with the venue's position (see the module doc); corrections go to `corrections`."""
+        if not self._booked_any and self._lots(self.fifo.units) == 0 and self._lots(snapshot.units) != 0:
+            self._correct(snapshot, snapshot.units, snapshot.entry_price or mark, "seeded")
+            return
+        if snapshot.as_of_seq and snapshot.as_of_seq > self.last_seq:
+            self._pending = (snapshot, now)    # it knows of fills still on their way to us
+            return
+        self._compare(snapshot, mark)
+
+    def settle(self, now: float, mark: float) -> None:
+        """A snapshot that waited `grace_s` for fills that never came is compared as it is."""
+        if self._pending is not None and now - self._pending[1] >= self._grace_s:
+            self._compare(self._pending[0], mark)
+
+    def _compare(self, snapshot: PositionSnapshot, mark: float) -> None:
+        self._pending = None
+        later_lots = 0
+        if snapshot.as_of_seq:
+            if self._recent and self._recent[0][0] > snapshot.as_of_seq + 1 and snapshot.as_of_seq < self.last_seq:
+                # Older than every fill we remember: we cannot tell what it includes.
+                self.stale_snapshots_total += 1
+                return
+            later_lots = sum(lots for seq, lots in self._recent if seq > snapshot.as_of_seq)
+        ours_lots = self._lots(self.fifo.units)
+        venue_lots = self._lots(snapshot.units)
+        if ours_lots - later_lots == venue_lots:
+            return
+        self.mismatches_total += 1
+        target = (venue_lots + later_lots) * self._lot
+        price = snapshot.entry_price if snapshot.entry_price > 0 and later_lots == 0 else \
+            (self.fifo.avg_entry if self.fifo.avg_entry > 0 and self.fifo.units * target > 0 else mark)
+        self._correct(snapshot, target, price, "mismatch")
+
+    def _correct(self, snapshot: PositionSnapshot, target_units: float, price: float, reason: str) -> None:
+        before = self.fifo.units
+        self.fifo.reset(target_units, price)
+        if snapshot.as_of_seq > self._covered_seq:
+            self._covered_seq = snapshot.as_of_seq
+            if snapshot.as_of_seq > self.last_seq:
+                self.last_seq = snapshot.as_of_seq
+        self._booked_any = True
+        self.corrections.append(Correction(snapshot.ts, before, self.fifo.units, snapshot.units, snapshot.as_of_seq,
+                                           reason))
