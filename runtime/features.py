@@ -428,9 +428,11 @@ class FeatureStore:
             self._slice_end += skipped * self._slice_s
         self.values["neg_pnl_slices"] = float(self._neg_slices)
 
-    def _on_funding(self, event: Funding) -> None:
-        if self._book.funding(event):
-            self._book_realized(event.ts, event.amount)
+    def _on_funding(self, event: Funding) -> bool:
+        if not self._book.funding(event):
+            return False   # delivered before
+        self._book_realized(event.ts, event.amount)
+        return True
 
     def _on_snapshot(self, event: PositionSnapshot) -> None:
         """Reconcile with the venue (runtime/position.py). A snapshot that needs a price to seed

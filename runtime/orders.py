@@ -12,7 +12,7 @@ less than what the venue could still fill. So every doubt keeps an order counted
   within `ack_timeout_s`, become UNKNOWN the same way. A pending modify counts at the
   larger of the old and the new size.
 - An OrdersSnapshot settles doubts: an order it lists is open with the venue's price and
-  (when every fill before the snapshot has arrived) its remaining size; an order it does
+  (when we have seen exactly the fills it includes) its remaining size; an order it does
   not list, though it must have reached the venue by then, is gone. An order it lists
   that we do not know (left by an earlier run, or a send whose answer was lost) is
   adopted as an `orphan`, counted, and canceled by the Trader.
@@ -105,7 +105,7 @@ class OrderTracker:
         self._finished: dict[int, float] = {}        # client id -> venue ts it ended
         self._finished_order: deque[int] = deque()
         self.needs_snapshot = False                  # some order is in doubt; ask the venue
-        self.last_fill_seq = 0
+        self.last_seq = 0
         # lifetime counters
         self.placed_total = 0
         self.modified_total = 0
@@ -205,10 +205,14 @@ class OrderTracker:
             order.state, order.state_ts = OrderState.UNKNOWN, ts
             self.needs_snapshot = True
 
+    def note_seq(self, seq: int) -> None:
+        """A position event (fill or funding) the venue numbered `seq` has reached us."""
+        if seq > self.last_seq:
+            self.last_seq = seq
+
     def _fill(self, event: Fill) -> LiveOrder | None:
         self.fills_total += 1
-        if event.seq > self.last_fill_seq:
-            self.last_fill_seq = event.seq
+        self.note_seq(event.seq)
         order = self.orders.get(event.client_id)
         if order is not None:
             order.remaining_lots -= self.market.lots(event.size)
@@ -227,7 +231,10 @@ class OrderTracker:
     def _reconcile(self, snapshot: OrdersSnapshot) -> None:
         """Settle every doubt the snapshot can settle (see the module doc)."""
         listed = {report.client_id: report for report in snapshot.orders}
-        fills_complete = self.last_fill_seq >= snapshot.as_of_seq
+        # The snapshot's remaining sizes are ours to take only if we have seen exactly the fills it
+        # includes: with fills still on their way ours is larger (safe), and a stale snapshot does
+        # not know fills we already booked.
+        fills_complete = self.last_seq == snapshot.as_of_seq
         for client_id, order in list(self.orders.items()):
             report = listed.pop(client_id, None)
             if report is None:

@@ -14,8 +14,10 @@ complete (`as_of_seq`):
   without booking a fill or any PnL; it is counted and reported. A fill that arrives
   later but was already included in that snapshot is "covered": its order is updated,
   the position is not moved twice.
-- The first snapshot of a run, before any fill, seeds the position with the venue's
-  entry price, so a restart does not mark an existing position at the first mid.
+- Until this process has sent its first order, any position the venue reports is
+  inherited (a restart): the first snapshot seeds it at the venue's entry price, so a
+  restart does not mark an existing position at the first mid. After that, a snapshot
+  ahead of our fills may be counting fills still on their way, and waits for them.
 - Funding payments are cash: they go into realized PnL, booked once per `seq`.
 
 Venues that give no sequence (`seq` 0) are compared directly, snapshot against position.
@@ -63,6 +65,7 @@ class PositionBook:
         self._covered_seq = 0            # fills with seq <= this are in the position by a correction
         self._pending: tuple[PositionSnapshot, float] | None = None   # (snapshot ahead of us, when it came)
         self._booked_any = False
+        self._may_seed = True            # no order sent yet: a venue position can only be inherited
         self.corrections: list[Correction] = []            # taken by the Trader to report
         self.duplicates_total = 0
         self.covered_total = 0
@@ -72,6 +75,10 @@ class PositionBook:
     @property
     def units(self) -> float:
         return self.fifo.units
+
+    def orders_sent(self) -> None:
+        """This process sent an order: from now on a position can come from our own fills."""
+        self._may_seed = False
 
     def _lots(self, units: float) -> int:
         return round(units / self._lot)
@@ -117,7 +124,7 @@ class PositionBook:
     # -- snapshots --------------------------------------------------------------------------------
     def snapshot(self, snapshot: PositionSnapshot, now: float, mark: float) -> None:
         """Compare with the venue's position (see the module doc); corrections go to `corrections`."""
-        if not self._booked_any and self._lots(self.fifo.units) == 0 and self._lots(snapshot.units) != 0:
+        if self._may_seed and not self._booked_any and self._lots(snapshot.units) != 0:
             self._correct(snapshot, snapshot.units, snapshot.entry_price or mark, "seeded")
             return
         if snapshot.as_of_seq and snapshot.as_of_seq > self.last_seq:

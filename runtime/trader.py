@@ -93,7 +93,9 @@ class Trader:
                     self.maker.note_fill(event.side, event.ts)
                 trace.fill(event, purpose, self._decision_seq)
                 continue
-            features.apply(event)
+            if not features.apply(event):
+                trace.event("duplicate", ts=event.ts, kind=kind.__name__)
+                continue
             if kind in _MARKET_EVENTS:
                 continue
             if kind in _ORDER_EVENTS:
@@ -111,6 +113,7 @@ class Trader:
             elif kind is BudgetUpdate:
                 self.budget = event
             elif kind is Funding:
+                orders.note_seq(event.seq)
                 self.funding_total += event.amount
                 trace.event("funding", ts=event.ts, amount=event.amount, rate=event.rate, seq=event.seq)
         corrections = features.position_book.corrections
@@ -298,58 +301,68 @@ class Trader:
         return -adverse > tolerance or live.remaining_lots != self.market.size_lots(want.size)
 
     def _gate(self, intents: list[Intent], decision: int, now: float) -> list[Intent]:
-        """Risk-check every order and modify; record what went out. Cancels always pass."""
+        """Risk-check every order and modify; record what goes out. Cancels always pass."""
         approved: list[Intent] = []
         values = self.features.values
         inventory, mid = values["inventory_units"], values["mid"]
         grow_side = "buy" if inventory >= 0 else "sell"
         plan = self.plan
         grow_blocked = plan is not None and bool(plan.bid_blocked if grow_side == "buy" else plan.ask_blocked)
-        orders, trace = self.orders, self.trace
+        orders = self.orders
         for intent in intents:
             kind = type(intent)
+            denial = ""
             if kind is PlaceOrder:
                 denial = self.risk.check(intent, inventory, orders, mid)
-                if denial:
-                    if intent.purpose == "quote" and intent.side == grow_side:
-                        grow_blocked = True
-                    trace.event("denied", ts=now, decision=decision, reason=denial, side=intent.side,
-                                price=intent.price, size=intent.size, purpose=intent.purpose)
-                    continue
-                if intent.decision == 0:
+                if denial and intent.purpose == "quote" and intent.side == grow_side:
+                    grow_blocked = True
+                if not denial and intent.decision == 0:
                     intent = PlaceOrder(intent.client_id, intent.side, intent.price, intent.size, intent.tif,
                                         intent.purpose, intent.reduce_only, decision)
-                orders.on_place(intent, now)
-                trace.order(intent, now)
             elif kind is ModifyOrder:
                 order = orders.orders.get(intent.client_id)
                 denial = "unknown_order" if order is None else \
                     self.risk.check_modify(intent, order, inventory, orders, mid)
-                if denial:
-                    trace.event("denied", ts=now, decision=decision, reason=denial, client_id=intent.client_id,
-                                price=intent.price, size=intent.size, purpose="modify")
-                    continue
-                orders.on_modify(intent, now)
-                trace.event("modify", ts=now, decision=intent.decision or decision, client_id=intent.client_id,
-                            price=intent.price, size=intent.size)
-            elif kind is CancelOrder:
-                orders.on_cancel(intent.client_id, now)
-                trace.event("cancel", ts=now, decision=intent.decision or decision, client_id=intent.client_id)
-            elif kind is CancelAll:
-                orders.on_cancel_all(now)
-                trace.event("cancel_all", ts=now, decision=intent.decision or decision, reason=intent.reason)
-            elif kind is RequestSnapshot:
-                trace.event("snapshot_request", ts=now, reason=intent.reason)
+            if denial:
+                self.trace.event("denied", ts=now, decision=decision, reason=denial, intent=kind.__name__,
+                                 client_id=getattr(intent, "client_id", 0), price=getattr(intent, "price", 0.0),
+                                 size=getattr(intent, "size", 0.0))
+                continue
+            self.register(intent, now, decision)
             approved.append(intent)
         self.features.note_quote_blocked(grow_blocked, now)
         return approved
 
+    def register(self, intent: Intent, now: float, decision: int = 0) -> None:
+        """Book an approved intent as sent: the tracker counts it from this moment, the trace records it.
+
+        Everything that reaches a venue goes through here (the gate, shutdown, tests driving a
+        venue by hand), so the tracker never misses an order.
+        """
+        kind, orders, trace = type(intent), self.orders, self.trace
+        if kind is PlaceOrder:
+            orders.on_place(intent, now)
+            self.features.position_book.orders_sent()
+            trace.order(intent, now)
+        elif kind is ModifyOrder:
+            orders.on_modify(intent, now)
+            trace.event("modify", ts=now, decision=intent.decision or decision, client_id=intent.client_id,
+                        price=intent.price, size=intent.size)
+        elif kind is CancelOrder:
+            orders.on_cancel(intent.client_id, now)
+            trace.event("cancel", ts=now, decision=intent.decision or decision, client_id=intent.client_id)
+        elif kind is CancelAll:
+            orders.on_cancel_all(now)
+            trace.event("cancel_all", ts=now, decision=intent.decision or decision, reason=intent.reason)
+        elif kind is RequestSnapshot:
+            trace.event("snapshot_request", ts=now, reason=intent.reason)
+
     def shutdown(self, reason: str) -> list[Intent]:
         """Cancel everything we have out (the loop sends it before stopping the venue)."""
         log.info("shutting down: %s; canceling %d live orders", reason, len(self.orders.orders))
-        self.orders.on_cancel_all(self.now)
-        self.trace.event("cancel_all", ts=self.now, decision=self._decision_seq, reason=f"shutdown: {reason}")
-        return [CancelAll(reason)]
+        intent = CancelAll(f"shutdown: {reason}")
+        self.register(intent, self.now, self._decision_seq)
+        return [intent]
 
     # -- policy sets ----------------------------------------------------------------------------
     def swap_policies(self, new: CompiledSet) -> SwapReport:
