@@ -14,9 +14,10 @@ timed out or got a 429/5xx may or may not have happened:
                  └► OrderRejected (refused before the book)      └► OrderCanceled(reason)
                  └► OutcomeUnknown (timeout, 429, 5xx: resolved by the next OrdersSnapshot)
 
-Position-changing events (fills, funding) carry the venue's `seq`, increasing in the
-order the venue applied them; snapshots say up to which `seq` they are complete
-(`as_of_seq`), so a snapshot is compared only with the fills it already includes.
+Position-changing events (fills, funding) carry the venue's `seq`, increasing from 1 in
+the order the venue applied them; snapshots say up to which `seq` they are complete
+(`as_of_seq`, 0 before any), so a snapshot is compared only with the fills it already
+includes. A venue that numbers nothing sends `seq` 0 and `as_of_seq` None.
 """
 from __future__ import annotations
 
@@ -121,12 +122,15 @@ class OrderCanceled:
     """Our order left the book without (fully) filling.
 
     `reason` uses the venue's vocabulary where it has one (Lighter's `canceled-post-only`,
-    `canceled-reduce-only`, ...) and `requested` for cancels we asked for.
+    `canceled-reduce-only`, ...) and `requested` for cancels we asked for. `filled_size` is
+    how much of it filled in all (Lighter's `filled_base_amount`), so fills still on their
+    way are known to be due; None when the venue does not say.
     """
 
     ts: float
     client_id: int
     reason: str
+    filled_size: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +198,7 @@ class Fill:
     liquidity: Liquidity
     fee: float = 0.0
     trade_id: str = ""
-    seq: int = 0
+    seq: int = 0          # 0: the venue numbers nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +224,7 @@ class PositionSnapshot:
     units: float
     entry_price: float = 0.0
     collateral: float | None = None
-    as_of_seq: int = 0
+    as_of_seq: int | None = None     # None: the venue numbers nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +247,7 @@ class OrdersSnapshot:
 
     ts: float
     orders: tuple[OpenOrderReport, ...]
-    as_of_seq: int = 0
+    as_of_seq: int | None = None
 
 
 OrderEvent = Union[OrderAccepted, OrderOpen, OrderModified, OrderCanceled, OrderRejected, CancelRejected,

@@ -71,6 +71,8 @@ class LiveOrder:
     state_ts: float = 0.0               # when it entered `state`
     priced_ts: float = 0.0              # when its price was last set (placed or modified): its quote age
     modify_to: tuple[float, int] | None = None   # (price, lots) of a modify in flight
+    gone_at_seq: int = 0                # missing from a snapshot that counts fills we have not seen yet
+    filled_lots: int = 0                # fills of it that reached us
 
     @property
     def remaining(self) -> float:
@@ -180,7 +182,15 @@ class OrderTracker:
                 order.modify_to = None
         elif kind is OrderCanceled:
             self.canceled_total += 1
-            self._finish(event.client_id, event.ts)
+            due = 0 if order is None or event.filled_size is None else \
+                self.market.lots(event.filled_size) - order.filled_lots
+            if due > 0:
+                # Canceled, but part of it filled and those fills have not reached us: it keeps
+                # counting for exactly what is still due.
+                order.remaining_lots, order.modify_to = due, None
+                order.state, order.state_ts = OrderState.CANCELING, event.ts
+            else:
+                self._finish(event.client_id, event.ts)
         elif kind is OrderRejected:
             self.rejected_total += 1
             self.rejected_by_code[event.code] = self.rejected_by_code.get(event.code, 0) + 1
@@ -209,13 +219,19 @@ class OrderTracker:
         """A position event (fill or funding) the venue numbered `seq` has reached us."""
         if seq > self.last_seq:
             self.last_seq = seq
+            gone = [o for o in self.orders.values() if o.gone_at_seq and o.gone_at_seq <= seq]
+            for order in gone:   # every fill the snapshot knew of has arrived: it is really gone
+                self.vanished_total += 1
+                self._finish(order.client_id, order.state_ts)
 
     def _fill(self, event: Fill) -> LiveOrder | None:
         self.fills_total += 1
         self.note_seq(event.seq)
         order = self.orders.get(event.client_id)
         if order is not None:
-            order.remaining_lots -= self.market.lots(event.size)
+            lots = self.market.lots(event.size)
+            order.filled_lots += lots
+            order.remaining_lots -= lots
             if order.remaining_lots <= 0:
                 self._finish(event.client_id, event.ts)
         return order
@@ -234,15 +250,23 @@ class OrderTracker:
         # The snapshot's remaining sizes are ours to take only if we have seen exactly the fills it
         # includes: with fills still on their way ours is larger (safe), and a stale snapshot does
         # not know fills we already booked.
-        fills_complete = self.last_seq == snapshot.as_of_seq
+        as_of = snapshot.as_of_seq
+        fills_complete = as_of is None or self.last_seq == as_of
         for client_id, order in list(self.orders.items()):
             report = listed.pop(client_id, None)
             if report is None:
                 reached_venue = order.open_ts is not None and order.open_ts <= snapshot.ts
                 if reached_venue or order.placed_ts + self.settle_s <= snapshot.ts:
-                    self.vanished_total += order.state is not OrderState.CANCELING
-                    self._finish(client_id, snapshot.ts)
+                    if as_of is not None and self.last_seq < as_of:
+                        # It may have filled, and that fill is still on its way: keep counting it
+                        # until our fills catch up with the snapshot (note_seq) or time runs out.
+                        order.gone_at_seq = as_of
+                        order.state, order.state_ts = OrderState.UNKNOWN, snapshot.ts
+                    else:
+                        self.vanished_total += order.state is not OrderState.CANCELING
+                        self._finish(client_id, snapshot.ts)
                 continue
+            order.gone_at_seq = 0
             if order.state in (OrderState.UNKNOWN, OrderState.SENT, OrderState.ACCEPTED):
                 order.state, order.state_ts = OrderState.OPEN, snapshot.ts
             if order.open_ts is None:
@@ -262,9 +286,14 @@ class OrderTracker:
         self.needs_snapshot = any(o.state is OrderState.UNKNOWN for o in self.orders.values())
 
     def expire(self, now: float, ack_timeout_s: float) -> list[LiveOrder]:
-        """Orders sent more than `ack_timeout_s` ago and still unanswered become UNKNOWN."""
+        """Orders sent more than `ack_timeout_s` ago and still unanswered become UNKNOWN; one missing
+        from a snapshot whose fills never came within that time is taken as gone."""
         expired = []
-        for order in self.orders.values():
+        for order in list(self.orders.values()):
+            if order.gone_at_seq and now - order.state_ts >= ack_timeout_s:
+                self.vanished_total += 1
+                self._finish(order.client_id, order.state_ts)
+                continue
             if order.state in (OrderState.SENT, OrderState.ACCEPTED) and now - order.placed_ts >= ack_timeout_s:
                 order.state, order.state_ts = OrderState.UNKNOWN, now
                 expired.append(order)

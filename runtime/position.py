@@ -20,7 +20,7 @@ complete (`as_of_seq`):
   ahead of our fills may be counting fills still on their way, and waits for them.
 - Funding payments are cash: they go into realized PnL, booked once per `seq`.
 
-Venues that give no sequence (`seq` 0) are compared directly, snapshot against position.
+Venues that give no sequence (`as_of_seq` None) are compared directly, snapshot against position.
 """
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class Correction:
     from_units: float
     to_units: float
     venue_units: float
-    as_of_seq: int
+    as_of_seq: int | None
     reason: str      # "mismatch" or "seeded"
 
 
@@ -127,7 +127,7 @@ class PositionBook:
         if self._may_seed and not self._booked_any and self._lots(snapshot.units) != 0:
             self._correct(snapshot, snapshot.units, snapshot.entry_price or mark, "seeded")
             return
-        if snapshot.as_of_seq and snapshot.as_of_seq > self.last_seq:
+        if snapshot.as_of_seq is not None and snapshot.as_of_seq > self.last_seq:
             self._pending = (snapshot, now)    # it knows of fills still on their way to us
             return
         self._compare(snapshot, mark)
@@ -140,8 +140,8 @@ class PositionBook:
     def _compare(self, snapshot: PositionSnapshot, mark: float) -> None:
         self._pending = None
         later_lots = 0
-        if snapshot.as_of_seq:
-            if self._recent and self._recent[0][0] > snapshot.as_of_seq + 1 and snapshot.as_of_seq < self.last_seq:
+        if snapshot.as_of_seq is not None:
+            if len(self._recent) == SEQ_MEMORY and self._recent[0][0] > snapshot.as_of_seq + 1:
                 # Older than every fill we remember: we cannot tell what it includes.
                 self.stale_snapshots_total += 1
                 return
@@ -159,10 +159,11 @@ class PositionBook:
     def _correct(self, snapshot: PositionSnapshot, target_units: float, price: float, reason: str) -> None:
         before = self.fifo.units
         self.fifo.reset(target_units, price)
-        if snapshot.as_of_seq > self._covered_seq:
-            self._covered_seq = snapshot.as_of_seq
-            if snapshot.as_of_seq > self.last_seq:
-                self.last_seq = snapshot.as_of_seq
+        as_of = snapshot.as_of_seq
+        if as_of is not None and as_of > self._covered_seq:
+            self._covered_seq = as_of
+            if as_of > self.last_seq:
+                self.last_seq = as_of
         self._booked_any = True
         self.corrections.append(Correction(snapshot.ts, before, self.fifo.units, snapshot.units, snapshot.as_of_seq,
                                            reason))

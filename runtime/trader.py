@@ -119,7 +119,7 @@ class Trader:
         corrections = features.position_book.corrections
         if corrections:
             for c in corrections:
-                log.warning("position %s: ours %+.4f, venue %+.4f (as of seq %d); now %+.4f, no fill or PnL booked",
+                log.warning("position %s: ours %+.4f, venue %+.4f (as of seq %s); now %+.4f, no fill or PnL booked",
                             c.reason, c.from_units, c.venue_units, c.as_of_seq, c.to_units)
                 trace.event("position_corrected", ts=c.ts, reason=c.reason, from_units=c.from_units,
                             to_units=c.to_units, venue_units=c.venue_units, as_of_seq=c.as_of_seq)

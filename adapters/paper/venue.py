@@ -74,6 +74,7 @@ class _Resting:
     price_ticks: int
     remaining_lots: int
     reduce_only: bool
+    filled_lots: int = 0
 
 
 class PaperVenue:
@@ -157,7 +158,7 @@ class PaperVenue:
         self._stopped = True
         for _, _, intent in sorted(self._pending):
             if isinstance(intent, PlaceOrder):
-                self._out.append(OrderCanceled(self._clock, intent.client_id, "requested"))
+                self._out.append(OrderCanceled(self._clock, intent.client_id, "requested", 0.0))
         self._pending.clear()
         self._cancel_all()
         for _, _, event in sorted(self._delayed, key=lambda d: (d[0], d[1])):
@@ -246,7 +247,7 @@ class PaperVenue:
                 self._out.append(CancelRejected(self._clock, intent.client_id, CODE_ORDER_NOT_LIVE,
                                                 "given order is not an active limit order"))
             else:
-                self._ack(OrderCanceled(self._clock, intent.client_id, "requested"))
+                self._out.append(self._canceled(order, "requested"))
         elif isinstance(intent, CancelAll):
             self._cancel_all()
         elif isinstance(intent, RequestSnapshot):
@@ -325,9 +326,12 @@ class PaperVenue:
             self._out.append(event)
 
     def _cancel_all(self) -> None:
-        for client_id in list(self._resting):
-            del self._resting[client_id]
-            self._out.append(OrderCanceled(self._clock, client_id, "requested"))
+        for order in list(self._resting.values()):
+            del self._resting[order.client_id]
+            self._out.append(self._canceled(order, "requested"))
+
+    def _canceled(self, order: _Resting, reason: str) -> OrderCanceled:
+        return OrderCanceled(self._clock, order.client_id, reason, order.filled_lots / self._size_scale)
 
     def _place(self, order: PlaceOrder) -> None:
         ts, out = self._clock, self._out
@@ -345,21 +349,23 @@ class PaperVenue:
             self._silent.add(order.client_id)
         self._ack(OrderAccepted(ts, order.client_id, f"paper-tx-{self._tx}"))
         if order.reduce_only and self._reducible_lots(order.side) == 0:
-            out.append(OrderCanceled(ts, order.client_id, "canceled-reduce-only"))
+            out.append(OrderCanceled(ts, order.client_id, "canceled-reduce-only", 0.0))
             return
         crosses = price_ticks >= self._sim.ask_ticks if order.side == "buy" else price_ticks <= self._sim.bid_ticks
         if order.tif == "post_only" and crosses:
-            out.append(OrderCanceled(ts, order.client_id, "canceled-post-only"))
+            out.append(OrderCanceled(ts, order.client_id, "canceled-post-only", 0.0))
             return
+        size_lots = lots
         if order.tif == "ioc" or crosses:
             lots = self._take(order, lots, price_ticks)
             if order.tif == "ioc" or lots == 0:
                 return
             if order.reduce_only and self._reducible_lots(order.side) == 0:
-                out.append(OrderCanceled(ts, order.client_id, "canceled-reduce-only"))
+                out.append(OrderCanceled(ts, order.client_id, "canceled-reduce-only",
+                                         (size_lots - lots) / self._size_scale))
                 return
         self._resting[order.client_id] = _Resting(order.client_id, order.side, order.price, price_ticks,
-                                                  lots, order.reduce_only)
+                                                  lots, order.reduce_only, size_lots - lots)
         self._ack(OrderOpen(ts, order.client_id, order.side, order.price, lots / self._size_scale,
                             f"paper-{order.client_id}"))
 
@@ -381,7 +387,7 @@ class PaperVenue:
         if crosses:
             # Our resting quotes are post-only: a modify that would cross cancels the order.
             del self._resting[intent.client_id]
-            out.append(OrderCanceled(ts, intent.client_id, "canceled-post-only"))
+            out.append(self._canceled(order, "canceled-post-only"))
             return
         order.price, order.price_ticks, order.remaining_lots = intent.price, price_ticks, lots
         out.append(OrderModified(ts, intent.client_id, intent.price, lots / self._size_scale))
@@ -418,7 +424,7 @@ class PaperVenue:
             reason = "canceled-reduce-only"   # the rest would have grown the position
         else:
             reason = "canceled"               # Lighter's status for an IOC remainder
-        self._out.append(OrderCanceled(self._clock, order.client_id, reason))
+        self._out.append(OrderCanceled(self._clock, order.client_id, reason, take_lots / self._size_scale))
         return 0
 
     # -- fills --------------------------------------------------------------------------
@@ -461,11 +467,12 @@ class PaperVenue:
         if lots > 0:
             self._fill(order.client_id, order.side, order.price, lots, "maker")
             order.remaining_lots -= lots
+            order.filled_lots += lots
         if order.remaining_lots == 0:
             del self._resting[order.client_id]
         elif order.reduce_only and self._reducible_lots(order.side) == 0:
             del self._resting[order.client_id]
-            self._out.append(OrderCanceled(self._clock, order.client_id, "canceled-reduce-only"))
+            self._out.append(self._canceled(order, "canceled-reduce-only"))
         return lots
 
     def _fill(self, client_id: int, side: Side, price: float, lots: int, liquidity: Liquidity) -> None:
