@@ -70,7 +70,9 @@ class Trader:
         self._decision_seq = 0
         self._last_state = self.risk.state
         self._last_snapshot_request = -1e18
-        self._started = False
+        # A run marker opens every run's trace, so a file appended to by several runs reads apart.
+        self.trace.event("run_start", ts=start_ts, market=market.symbol, market_id=market.market_id,
+                         venue=venue_name, policy_version=policies.version)
 
     @property
     def venue_healthy(self) -> bool:
@@ -160,10 +162,6 @@ class Trader:
     # -- the tick -------------------------------------------------------------------------------
     def tick(self, now: float) -> list[Intent]:
         self.now = now
-        if not self._started:
-            self._started = True
-            self.trace.event("run_start", ts=now, market=self.market.symbol, market_id=self.market.market_id,
-                             venue=self.venue_name, policy_version=self.policies.compiled.version)
         features = self.features
         features.advance(now)
         values = features.values
@@ -282,22 +280,23 @@ class Trader:
         """Whether a resting quote is worth a request to move.
 
         A quote more aggressive than wanted (a bid above, an ask below the wanted price) risks
-        an adverse fill: it moves at once. One merely less competitive waits out
-        `min_quote_life_s`, and both wait for a move beyond the re-quote tolerance, which
-        widens as the venue's request budget runs low; in the last `budget_reserve_frac` of
-        the budget only protective moves go out.
+        an adverse fill: it moves as soon as it is off by more than the re-quote tolerance,
+        whatever the budget. One merely less competitive waits out `min_quote_life_s` and a
+        tolerance that widens (up to `budget_tolerance_mult`) as the venue's request budget
+        runs low; in the last `budget_reserve_frac` of the budget it does not move at all, so
+        protective moves and cancels always find a request left.
         """
         cfg = self.config.maker
-        budget = self.features.values["venue_budget_frac"]
         tolerance = cfg.requote_tolerance_bps * BPS
-        if budget < cfg.budget_low_frac:
-            tolerance *= 1.0 + (cfg.budget_tolerance_mult - 1.0) * (1.0 - budget / cfg.budget_low_frac)
         gap = (live.price - want.price) / want.price
         adverse = gap if want.side == "buy" else -gap
         if adverse > tolerance:
             return True
+        budget = self.features.values["venue_budget_frac"]
         if budget < cfg.budget_reserve_frac or now - live.priced_ts < cfg.min_quote_life_s:
             return False
+        if budget < cfg.budget_low_frac:
+            tolerance *= 1.0 + (cfg.budget_tolerance_mult - 1.0) * (1.0 - budget / cfg.budget_low_frac)
         return -adverse > tolerance or live.remaining_lots != self.market.size_lots(want.size)
 
     def _gate(self, intents: list[Intent], decision: int, now: float) -> list[Intent]:

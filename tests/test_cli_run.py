@@ -1,6 +1,7 @@
 """`lighter-bot run` as a user runs it: a real process, metrics scraped over HTTP, signals."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -116,3 +117,67 @@ def test_bad_port_is_a_clear_error(tmp_path):
     assert result.returncode != 0
     assert "PORT" in result.stderr and "eighty" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- rehearsals: `run --simulated --summary` ------------------------------------------------------
+
+SUMMARY_KEYS = {"ticks", "duration_s", "fills", "orders", "tx_per_min", "rate_limited", "max_abs_inventory",
+                "realized_pnl", "mtm_pnl", "fees", "quoted_both_sides_frac", "paused_s", "rules",
+                "position_mismatches", "duplicate_fills"}
+
+
+def run_simulated(tmp_path: Path, *args: str, timeout_s: float = 120) -> subprocess.CompletedProcess:
+    if not (tmp_path / "policies").exists():
+        shutil.copytree(REPO / "policies", tmp_path / "policies")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("PORT", None)
+    return subprocess.run(BOT + ["run", "--simulated", *args], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=timeout_s)
+
+
+def test_a_30_minute_rehearsal_on_the_defaults_stays_inside_lighters_request_budget(tmp_path):
+    """The issue's target: on the default paper market, with the paper venue enforcing Lighter's standard
+    budget (60 requests a minute, every send counted), never rate-limited, at most 40 transactions a
+    minute, quotes on both sides at least 90 % of the time the maker wanted both."""
+    started = time.monotonic()
+    result = run_simulated(tmp_path, "--duration", "1800", "--summary", "s.json")
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert set(summary) == SUMMARY_KEYS
+    assert summary["duration_s"] == pytest.approx(1800.0, abs=0.5)
+    assert summary["rate_limited"] == 0
+    assert summary["tx_per_min"] <= 40
+    assert summary["quoted_both_sides_frac"] >= 0.9
+    # What the trader reads first: it traded both sides, the hard limit held, PnL adds up.
+    assert summary["fills"]["buy"] > 10 and summary["fills"]["sell"] > 10
+    assert summary["fills"]["total"] == summary["fills"]["maker"] + summary["fills"]["taker"]
+    assert summary["max_abs_inventory"] <= 0.3
+    assert summary["orders"]["modified"] > summary["orders"]["sent"]      # re-quotes are modifies
+    assert summary["position_mismatches"] == 0 and summary["duplicate_fills"] == 0
+    assert summary["rules"]["trend_guard.up"]["fired"] >= 1
+    # The trace agrees with the summary, fill for fill.
+    records = [json.loads(line) for line in (tmp_path / "data" / "decisions.jsonl").read_text().splitlines()]
+    assert records[0]["type"] == "run_start"
+    assert sum(r["type"] == "fill" for r in records) == summary["fills"]["total"]
+    assert elapsed < 60, f"a 30-minute rehearsal took {elapsed:.0f}s"
+
+
+def test_simulated_needs_a_duration_and_says_so(tmp_path):
+    result = run_simulated(tmp_path)
+    assert result.returncode == 2
+    assert "--simulated needs --duration" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_summary_counts_what_the_run_did_on_a_busy_market(tmp_path):
+    """A volatile script: pauses fire and show in paused_s, and the summary's PnL is the trace's."""
+    (tmp_path / "config.yaml").write_text(
+        "venue:\n  paper:\n    script:\n      - {regime: calm, duration_s: 60}\n"
+        "      - {regime: volatile, duration_s: 120}\n      - {regime: calm, duration_s: 120}\n")
+    result = run_simulated(tmp_path, "--duration", "300", "--summary", "out/s.json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "out" / "s.json").read_text())
+    assert summary["paused_s"].get("volatility_pause", 0) > 10
+    assert summary["rules"]["volatility_pause.pause"]["active_s"] == pytest.approx(
+        summary["paused_s"]["volatility_pause"], abs=30)
+    assert summary["mtm_pnl"] == pytest.approx(summary["realized_pnl"], abs=0.5)

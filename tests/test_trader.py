@@ -1,0 +1,182 @@
+"""The Trader between a scripted feed and what it sends: the trace it writes, the requests it spends.
+
+The feed is built by hand (book tops, venue status, budget reports, acknowledgements), so each
+test states exactly what the venue said, and asserts what the bot sent and what its trace says.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lighter_bot import BotConfig
+from paper_harness import POLICIES, config_with
+from rules.loader import load_policy_set
+from runtime.catalog import FEATURE_NAMES
+from runtime.events import BookTop, BudgetUpdate, Fill, OrderAccepted, OrderModified, OrderOpen, VenueStatus
+from runtime.intents import CancelOrder, ModifyOrder, PlaceOrder
+from runtime.market import market_spec
+from runtime.trace import MemorySink, Trace
+from runtime.trader import Trader
+
+MARKET = market_spec(BotConfig().market)
+
+
+def write_policy(folder: Path, text: str) -> Path:
+    folder.mkdir(exist_ok=True)
+    (folder / "p.yaml").write_text(text)
+    return folder
+
+
+def book(ts: float, mid: float) -> BookTop:
+    return BookTop(ts, round(mid * (1 - 1e-4), 3), 5.0, round(mid * (1 + 1e-4), 3), 5.0)
+
+
+class Feed:
+    """A Trader fed by hand; `ack` answers every place and modify as a venue would, at once."""
+
+    def __init__(self, trader: Trader):
+        self.trader = trader
+        self.sent: list = []
+
+    def tick(self, now: float, *events) -> list:
+        self.trader.on_events(list(events))
+        intents = self.trader.tick(now)
+        self.sent += intents
+        acks = []
+        for intent in intents:
+            if isinstance(intent, PlaceOrder):
+                acks += [OrderAccepted(now, intent.client_id, "tx"),
+                         OrderOpen(now, intent.client_id, intent.side, intent.price, intent.size)]
+            elif isinstance(intent, ModifyOrder):
+                acks.append(OrderModified(now, intent.client_id, intent.price, intent.size))
+        self.trader.on_events(acks)
+        return intents
+
+
+def make(policies: Path = POLICIES, config=None, modify: bool = True) -> tuple[Trader, MemorySink, Feed]:
+    sink = MemorySink()
+    trader = Trader(config or BotConfig(), MARKET, load_policy_set([policies], FEATURE_NAMES), trace=Trace(sink),
+                    supports_modify=modify)
+    return trader, sink, Feed(trader)
+
+
+UP = VenueStatus(0.0, True, True, "test venue up")
+
+
+# -- the trace --------------------------------------------------------------------------------------
+
+def test_a_change_of_an_expression_valued_effect_is_traced_and_later_orders_name_it(tmp_path):
+    folder = write_policy(tmp_path / "p", """
+policy: p
+rules:
+  - name: widen
+    when: mid > 0
+    then: {spread_add_bps: "clamp((mid - 100) * 4, 0, 20)"}
+""")
+    trader, sink, feed = make(folder)
+    feed.tick(0.0, UP, book(0.0, 100.0))
+    first = [r for r in sink.records if r["type"] == "decision"][-1]
+    assert first["effects"] == {}                                       # 0 bps: neutral
+    feed.tick(1.0, book(1.0, 100.75))                                   # same rule firing, the value moves to 3
+    effects = [r for r in sink.records if r["type"] == "effects"]
+    assert [r["effects"]["spread_add_bps"] for r in effects] == [pytest.approx(3.0)]
+    assert effects[0]["seq"] == first["seq"] + 1
+    feed.tick(5.0, book(5.0, 105.0))                                    # 20 bps (capped by the policy)
+    assert [r["effects"]["spread_add_bps"] for r in sink.records if r["type"] == "effects"][-1] == 20
+    last_effects = [r for r in sink.records if r["type"] == "effects"][-1]
+    # Every order or modify sent after the move names the record that says 20.
+    moved = [r for r in sink.records if r["type"] in ("order", "modify") and r["ts"] >= 5.0]
+    assert moved and all(r["decision"] == last_effects["seq"] for r in moved)
+
+
+def test_denials_state_changes_cancels_and_the_run_marker_are_traced(tmp_path):
+    quiet = write_policy(tmp_path / "quiet", "policy: quiet\nrules:\n  - name: never\n    when: mid < 0\n"
+                                             "    then: {pause: both}\n")
+    trader, sink, feed = make(quiet, config=config_with(risk={"max_position_units": 0.1}))
+    trader.on_events([UP, book(0.0, 185.0), Fill(0.0, 999, "buy", 185.0, 0.05, "taker", trade_id="x0", seq=1)])
+    feed.tick(0.0)
+    # 0.05 held + a 0.064 bid would be 0.114 > 0.1 in the worst case: the bid is denied, with its reason.
+    denied = [r for r in sink.records if r["type"] == "denied"]
+    assert [(r["reason"], r["intent"]) for r in denied] == [("max_position_units", "PlaceOrder")]
+    assert not any(isinstance(i, PlaceOrder) and i.side == "buy" for i in feed.sent)
+    trader.on_events([Fill(0.5, 998, "buy", 185.0, 0.1, "taker", trade_id="x1", seq=2)])   # now beyond the limit
+    feed.tick(1.0, book(1.0, 185.0))
+    kinds = [r["type"] for r in sink.records]
+    assert kinds[0] == "run_start"
+    state = [r for r in sink.records if r["type"] == "trading_state"]
+    assert state and state[0]["state"] == "reducing" and "max_position_units" in state[0]["reason"]
+    trader.operator("halt", "test")
+    feed.tick(2.0, book(2.0, 185.0))
+    assert [r["state"] for r in sink.records if r["type"] == "trading_state"][-1] == "halted"
+    assert any(r["type"] == "cancel_all" for r in sink.records)
+
+
+def test_nothing_is_quoted_before_the_venue_says_it_is_up():
+    trader, sink, feed = make()
+    assert feed.tick(0.0, book(0.0, 185.0)) == []
+    assert not trader.venue_healthy
+    assert any(isinstance(i, PlaceOrder) for i in feed.tick(0.25, UP, book(0.25, 185.0)))
+    down = VenueStatus(0.5, False, False, "disconnected")
+    intents = feed.tick(0.5, down)
+    assert intents and all(isinstance(i, CancelOrder) for i in intents)   # pull everything
+    assert [r for r in sink.records if r["type"] == "venue_status"][-1]["reason"] == "disconnected"
+
+
+def test_a_book_resync_does_not_read_as_a_volatility_spike():
+    trader, _, feed = make()
+    feed.tick(0.0, UP)
+    for i in range(1, 40):
+        feed.tick(i * 0.5, book(i * 0.5, 185.0 + 0.001 * (i % 2)))
+    calm = trader.features.values["vol_bps"]
+    feed.tick(20.0, VenueStatus(20.0, True, False, "gap in the book"))
+    feed.tick(25.0, VenueStatus(25.0, True, True, "resynced"), book(25.0, 186.5))   # 80 bps away after the gap
+    feed.tick(25.5, book(25.5, 186.5))
+    assert trader.features.values["vol_bps"] <= calm + 1.0
+
+
+# -- budget-aware quoting ---------------------------------------------------------------------------
+
+def resting_quotes(trader: Trader) -> dict[str, float]:
+    return {side: trader.orders.quote(side).price for side in ("buy", "sell") if trader.orders.quote(side)}
+
+
+def test_requotes_are_modifies_and_wait_out_the_minimum_quote_life():
+    trader, _, feed = make()
+    feed.tick(0.0, UP, book(0.0, 185.0))
+    placed = [i for i in feed.sent if isinstance(i, PlaceOrder)]
+    assert {p.side for p in placed} == {"buy", "sell"}
+    min_life = trader.config.maker.min_quote_life_s
+    # The mid drifts down 3 bps: the bid is now above where we want it (adverse): it moves at once.
+    intents = feed.tick(0.5, book(0.5, 185.0 * (1 - 3e-4)))
+    modified = {trader.orders.orders[i.client_id].side for i in intents if isinstance(i, ModifyOrder)}
+    assert modified == {"buy"} and not any(isinstance(i, PlaceOrder) for i in intents)
+    # The ask is merely less competitive: it waits for its minimum life, then moves.
+    assert feed.tick(min_life - 0.25, book(min_life - 0.25, 185.0 * (1 - 3e-4))) == []
+    later = feed.tick(min_life + 0.25, book(min_life + 0.25, 185.0 * (1 - 3e-4)))
+    assert {trader.orders.orders[i.client_id].side for i in later if isinstance(i, ModifyOrder)} == {"sell"}
+
+
+def test_without_modify_a_requote_is_a_cancel_and_a_place_in_one_batch():
+    trader, _, feed = make(modify=False)
+    feed.tick(0.0, UP, book(0.0, 185.0))
+    intents = feed.tick(0.5, book(0.5, 185.0 * (1 - 3e-4)))
+    assert [type(i) for i in intents] == [CancelOrder, PlaceOrder]
+
+
+def test_a_low_budget_widens_the_tolerance_and_its_reserve_keeps_only_protective_moves():
+    trader, _, feed = make()
+    feed.tick(0.0, UP, book(0.0, 185.0))
+    life = trader.config.maker.min_quote_life_s + 1.0
+    # The mid rises 3 bps: our ask is now cheaper than wanted (it would be lifted: protective, it moves
+    # whatever the budget), our bid merely lower than wanted (it waits while the budget is short).
+    up = 185.0 * (1 + 3e-4)
+
+    def sides(intents):
+        return sorted(trader.orders.orders[i.client_id].side for i in intents if isinstance(i, ModifyOrder))
+
+    assert sides(feed.tick(life, BudgetUpdate(life, 57, 60, 60.0), book(life, up))) == ["sell"]   # 5 % left
+    # With 30 % left the tolerance has widened to about 2.2 x 1.5 bps: a 3 bps passive move still waits.
+    assert sides(feed.tick(life + 0.1, BudgetUpdate(life, 42, 60, 60.0), book(life + 0.1, up))) == []
+    # With half the budget left the tolerance is the configured one: the bid moves.
+    assert sides(feed.tick(life + 0.25, BudgetUpdate(life, 30, 60, 60.0), book(life + 0.25, up))) == ["buy"]
