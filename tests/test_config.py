@@ -52,6 +52,18 @@ def test_the_repo_config_yaml_loads_and_restates_the_defaults():
     if not path.exists():
         pytest.skip("no config.yaml in the repository")
     assert load_config(path) == Config()   # its header says every value is the embedded default
+    # ... and it lists every key, so a trader sees every knob (the paper market's regime table is
+    # long and lives in adapters/paper/config.py, as the file says).
+    def keys(tree: dict, prefix: str = "") -> set[str]:
+        out = set()
+        for name, value in tree.items():
+            out.add(prefix + name)
+            if isinstance(value, dict):
+                out |= keys(value, f"{prefix}{name}.")
+        return out
+    listed = keys(yaml.safe_load(path.read_text()))
+    expected = {k for k in keys(Config().model_dump()) if not k.startswith("venue.paper.regimes")}
+    assert expected - listed == set()
 
 
 def write(tmp_path: Path, text: str, name: str = "config.yaml") -> Path:
