@@ -70,6 +70,7 @@ class Trader:
         self._decision_seq = 0
         self._last_state = self.risk.state
         self._last_snapshot_request = -1e18
+        self._shut_down = False
         # A run marker opens every run's trace, so a file appended to by several runs reads apart.
         self.trace.event("run_start", ts=start_ts, market=market.symbol, market_id=market.market_id,
                          venue=venue_name, policy_version=policies.version)
@@ -147,7 +148,8 @@ class Trader:
 
     def _venue_status(self, event: VenueStatus) -> None:
         if (event.connected, event.book_synced) != (self.venue_connected, self.venue_book_synced):
-            level = logging.INFO if event.connected and event.book_synced else logging.WARNING
+            expected = event.connected and event.book_synced or self._shut_down
+            level = logging.INFO if expected else logging.WARNING
             log.log(level, "venue %s: connected=%s book_synced=%s (%s)", self.venue_name, event.connected,
                     event.book_synced, event.reason)
             self.trace.event("venue_status", ts=event.ts, connected=event.connected, book_synced=event.book_synced,
@@ -359,6 +361,7 @@ class Trader:
     def shutdown(self, reason: str) -> list[Intent]:
         """Cancel everything we have out (the loop sends it before stopping the venue)."""
         log.info("shutting down: %s; canceling %d live orders", reason, len(self.orders.orders))
+        self._shut_down = True
         intent = CancelAll(f"shutdown: {reason}")
         self.register(intent, self.now, self._decision_seq)
         return [intent]
