@@ -98,6 +98,21 @@ NEUTRAL = Effects()
 assert Effects._fields == tuple(MERGES), "Effects fields and MERGES must match"
 
 
+def is_protective(name: str, value: float | bool) -> bool:
+    """Whether asking for `value` makes the bot more careful: widen, shrink, cap, pause, cool down,
+    reduce, halt, or hedge sooner and within tighter limits. A rule whose every effect is
+    protective is a guard, and a guard whose condition cannot be evaluated fires (fails closed)."""
+    if name in BOOL_EFFECTS:
+        return bool(value)
+    if name in ("spread_add_bps", "bid_spread_add_bps", "ask_spread_add_bps", "bid_cooldown_s", "ask_cooldown_s",
+                "hedge_cooldown_s"):
+        return value >= 0
+    if name == "size_mult":
+        return value <= 1
+    # Caps and limits (merged as the tightest): setting one can only make the bot more careful.
+    return MERGES[name][0] == "min"
+
+
 def valid_value(name: str, value: float | bool) -> bool:
     """Whether a computed effect value can be applied (finite; non-negative where that matters)."""
     if name in BOOL_EFFECTS:

@@ -108,8 +108,9 @@ class PolicyEngine:
         self._swapped = True
         self._decision = Decision(0, NEUTRAL, False, None)
         self._seq = 0
-        self.errors: dict[str, str] = {}
+        self.errors: dict[str, str] = {}        # rule or machine -> its last error
         self.errors_total = 0
+        self.error_counts: dict[str, int] = {}  # rule or machine -> evaluations that failed
 
     # -- evaluation ---------------------------------------------------------------------------
     def evaluate(self, features: Mapping[str, float], now: float) -> Decision:
@@ -185,8 +186,12 @@ class PolicyEngine:
         """Advance one rule; return the time its next timer is due (inf if none)."""
         when = conds[rule.when_slot]
         if type(when) is Failure:
+            # Fail closed: a guard that cannot tell whether it should fire fires (a pause whose
+            # condition divides by zero pauses); any other rule keeps its state.
             self._fail(rule.key, when.error)
-            return math.inf
+            if not rule.guard:
+                return math.inf
+            when = True
         phase = st.phase
         if phase == COOLDOWN:
             if now < st.cooldown_until:
@@ -209,9 +214,12 @@ class PolicyEngine:
         # FIRING
         release = conds[rule.until_slot] if rule.until_slot is not None else not when
         if type(release) is Failure:
+            # A guard stays firing while its release cannot be evaluated; any other rule releases.
             self._fail(rule.key, release.error)
-            st.phase = FIRING
-            return math.inf
+            if rule.guard:
+                st.phase = FIRING
+                return math.inf
+            release = True
         if not release:
             st.phase, st.release_at = FIRING, None
             return math.inf
@@ -260,6 +268,7 @@ class PolicyEngine:
     def _fail(self, key: str, error: str) -> None:
         self.errors[key] = error
         self.errors_total += 1
+        self.error_counts[key] = self.error_counts.get(key, 0) + 1
 
     def _sources(self) -> list[tuple[str, EffectBlock]]:
         """(label, effect block) of every firing rule and every machine's current state."""

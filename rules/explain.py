@@ -25,9 +25,10 @@ from typing import Any, Iterable, Mapping
 
 from rules.effects import MERGES
 from rules.engine import PolicyEngine
+from rules.expr import FeatureCatalog
 from rules.errors import InputError, Problem
 from rules.ruleset import CompiledSet
-from rules.source import YamlSyntaxError, load_yaml
+from rules.source import read_text, YamlSyntaxError, load_yaml
 
 # A set settles within (longest chain of active() references + 2) steps; this is generous.
 MAX_STEPS = 20
@@ -51,7 +52,7 @@ class Explanation:
 
 # -- inputs ------------------------------------------------------------------------------------
 
-def feature_inputs(catalog: frozenset[str], features_file: Path | None, assignments: Iterable[str]) -> dict[str, float]:
+def feature_inputs(catalog: FeatureCatalog, features_file: Path | None, assignments: Iterable[str]) -> dict[str, float]:
     """Feature values from a YAML file ({name: number}) and then NAME=VALUE flags (flags win)."""
     problems: list[Problem] = []
     values: dict[str, float] = {}
@@ -75,12 +76,9 @@ def feature_inputs(catalog: frozenset[str], features_file: Path | None, assignme
     return values
 
 
-def _file_values(path: Path, catalog: frozenset[str], problems: list[Problem]) -> dict[str, float]:
+def _file_values(path: Path, catalog: FeatureCatalog, problems: list[Problem]) -> dict[str, float]:
     try:
-        source = load_yaml(path.read_text(), path)
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(Problem("--features", 0, 0, "", f"cannot read {path}: {getattr(exc, 'strerror', exc)}"))
-        return {}
+        source = load_yaml(read_text(path, "--features file"), path)
     except YamlSyntaxError as exc:
         problems.append(exc.problem)
         return {}

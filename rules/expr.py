@@ -9,9 +9,20 @@ simpleeval so that nothing unsafe or unbounded survives to run time:
 - names must be catalog features, the policy's params, or True/False;
 - no attribute access, subscripts, dunders, lambdas, comprehensions, literals of
   containers, keyword arguments or walrus;
-- `**` only with a literal (or param) exponent of at most MAX_EXPONENT, so
-  `9**9**9` is refused before it can run;
-- expressions are short (MAX_SOURCE_CHARS, MAX_NODES), so evaluation is bounded.
+- `**` only with a literal (or param) exponent of at most MAX_EXPONENT;
+- expressions are short (MAX_SOURCE_CHARS, MAX_NODES).
+
+Evaluation is bounded by construction. Every number is a float at run time
+(integer literals and params are converted when compiling), so no operation can
+build a huge integer: each of the at most MAX_NODES operations costs O(1). And every
+expression's magnitude is bounded at load time by interval arithmetic over the
+feature ranges of the catalog (`features` maps each name to its (low, high)), the
+literals and the params: an expression any of whose parts could exceed
+MAX_MAGNITUDE (a power tower such as `((9)**8)**8`, `book_age_s ** 4`, a 400-digit
+literal) is refused with its bound. Division by a range that includes zero is the
+one unbounded operation (it can give inf); at run time every arithmetic failure
+(division by zero, overflow, a complex power) is a rule error, never an escape
+(rules.codegen wraps each such expression).
 
 Compiling rewrites the checked tree: features become local variables, params are
 inlined as constants, and `active("x")`/`in_state("m", "s")`/`state_var("m", "v")`
@@ -22,8 +33,9 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import AbstractSet, Callable, Mapping, Union
 
 from simpleeval import SimpleEval
 
@@ -31,6 +43,15 @@ from rules.errors import ExpressionError
 
 # Keeps x ** n cheap and finite-ish for any feature value a market can produce.
 MAX_EXPONENT = 8
+# No part of an expression may be able to exceed this magnitude (quote currency, bps, seconds
+# and counts all sit far below it); a literal or param beyond it is refused too.
+MAX_MAGNITUDE = 1e15
+# The range of a feature when the caller gives names without ranges (and of a state var): unknown,
+# so only what literals and params alone compute is bounded.
+DEFAULT_RANGE = (-math.inf, math.inf)
+
+# The names policies may use: a mapping of each to its value range, or just the names.
+FeatureCatalog = Union[Mapping[str, tuple[float, float]], AbstractSet[str]]
 # An expression is a condition a trader reads at a glance; longer ones belong in two rules.
 MAX_SOURCE_CHARS = 600
 MAX_NODES = 200
@@ -81,14 +102,28 @@ class CompiledExpr:
     params: tuple[str, ...] = ()     # policy params it inlined (for change detection on reload)
 
 
-def check_and_compile(source: str | int | float | bool, features: frozenset[str],
+def finite_number(value: object) -> float:
+    """`value` as a float within ±MAX_MAGNITUDE, or ExpressionError saying what is wrong with it."""
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ExpressionError(f"number too large (at most {MAX_MAGNITUDE:g} in magnitude)") from None
+    if not math.isfinite(number):
+        raise ExpressionError(f"expected a finite number, got {value!r}")
+    if abs(number) > MAX_MAGNITUDE:
+        raise ExpressionError(f"number {number:g} is too large (at most {MAX_MAGNITUDE:g} in magnitude)")
+    return number
+
+
+def check_and_compile(source: str | int | float | bool, features: FeatureCatalog,
                       params: Mapping[str, float | bool], linker: Linker | None) -> CompiledExpr:
-    """Check `source` against the sandbox and compile it; raise ExpressionError if it is outside."""
+    """Check `source` against the sandbox and compile it; raise ExpressionError if it is outside.
+
+    `features` maps each catalog name to its value range (a plain set of names means
+    DEFAULT_RANGE for each)."""
     if isinstance(source, bool) or isinstance(source, (int, float)):
-        value = source if isinstance(source, bool) else float(source)
-        if not isinstance(value, bool) and not math.isfinite(value):
-            raise ExpressionError("expected a finite number")
-        return CompiledExpr(str(source).lower() if isinstance(source, bool) else str(source), repr(value), (), True)
+        value = source if isinstance(source, bool) else finite_number(source)
+        return CompiledExpr(str(source).lower() if isinstance(source, bool) else str(value), repr(value), (), True)
     text = str(source).strip()
     if not text:
         raise ExpressionError("expected an expression, got an empty string")
@@ -98,11 +133,19 @@ def check_and_compile(source: str | int | float | bool, features: frozenset[str]
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         raise ExpressionError(f"invalid expression syntax: {exc.msg}", exc.offset or 0) from None
+    except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
+        # A 5000-digit literal (ValueError) or parentheses nested too deep for the parser.
+        raise ExpressionError(f"expression cannot be read: {type(exc).__name__}: {exc}") from None
     nodes = sum(1 for _ in ast.walk(tree))
     if nodes > MAX_NODES:
         raise ExpressionError(f"expression has {nodes} parts; at most {MAX_NODES} allowed")
     rewriter = _Rewriter(features, params, linker)
-    body = rewriter.visit(tree.body)
+    try:
+        body = rewriter.visit(tree.body)
+    except RecursionError:
+        raise ExpressionError("expression is nested too deeply") from None
+    ranges = features if isinstance(features, Mapping) else {}
+    _Bounds(ranges).check(body)
     python = ast.unparse(body)
     return CompiledExpr(text, python, tuple(sorted(rewriter.features_used)),
                         not rewriter.features_used and not rewriter.linked, tuple(sorted(rewriter.params_used)))
@@ -111,7 +154,7 @@ def check_and_compile(source: str | int | float | bool, features: frozenset[str]
 class _Rewriter(ast.NodeTransformer):
     """Validates every node (whitelist) and rewrites names into compiled form."""
 
-    def __init__(self, features: frozenset[str], params: Mapping[str, float | bool], linker: Linker | None):
+    def __init__(self, features: FeatureCatalog, params: Mapping[str, float | bool], linker: Linker | None):
         self.features = features
         self.params = params
         self.linker = linker
@@ -123,8 +166,13 @@ class _Rewriter(ast.NodeTransformer):
         raise ExpressionError(_describe_forbidden(node), getattr(node, "col_offset", 0) + 1)
 
     def visit_Constant(self, node: ast.Constant) -> ast.AST:
-        if isinstance(node.value, bool) or isinstance(node.value, (int, float)):
+        if isinstance(node.value, bool):
             return node
+        if isinstance(node.value, (int, float)):
+            try:
+                return ast.Constant(finite_number(node.value))   # floats only at run time: no big integers
+            except ExpressionError as exc:
+                raise ExpressionError(exc.message, node.col_offset + 1) from None
         if isinstance(node.value, str):
             raise ExpressionError("text literals are only allowed as names in active()/in_state()/state_var()",
                                   node.col_offset + 1)
@@ -218,6 +266,141 @@ class _Rewriter(ast.NodeTransformer):
             return ast.Name(id=self.linker.state_var(texts[0], texts[1]), ctx=ast.Load())
         except ExpressionError as exc:
             raise ExpressionError(exc.message, column) from None
+
+
+class _Bounds:
+    """Interval arithmetic over a compiled expression: the range each part can take, given the
+    features' ranges. Refuses any part whose bound exceeds MAX_MAGNITUDE (see the module doc)."""
+
+    def __init__(self, ranges: Mapping[str, tuple[float, float]]):
+        self.ranges = ranges
+
+    def check(self, node: ast.AST) -> tuple[float, float]:
+        return self._visit(node)
+
+    def _visit(self, node: ast.AST) -> tuple[float, float]:
+        method = getattr(self, f"_{type(node).__name__}", None)
+        lo, hi = method(node) if method is not None else (-math.inf, math.inf)
+        for bound in (lo, hi):
+            if math.isfinite(bound) and abs(bound) > MAX_MAGNITUDE:
+                raise ExpressionError(f"'{_show(node)}' can reach {bound:.3g}; expressions are bounded to "
+                                      f"{MAX_MAGNITUDE:g} in magnitude (feature ranges: `lighter-bot features`)",
+                                      getattr(node, "col_offset", 0) + 1)
+        return lo, hi
+
+    def _Constant(self, node: ast.Constant) -> tuple[float, float]:
+        value = float(node.value)
+        return value, value
+
+    def _Name(self, node: ast.Name) -> tuple[float, float]:
+        kind, _, rest = node.id.partition("_")
+        if kind == "f":
+            return self.ranges.get(rest, DEFAULT_RANGE)
+        if kind in ("r", "m"):
+            return 0.0, 1.0            # a rule's or a state's truth
+        return DEFAULT_RANGE           # a state var
+
+    def _UnaryOp(self, node: ast.UnaryOp) -> tuple[float, float]:
+        lo, hi = self._visit(node.operand)
+        if isinstance(node.op, ast.Not):
+            return 0.0, 1.0
+        return (-hi, -lo) if isinstance(node.op, ast.USub) else (lo, hi)
+
+    def _BinOp(self, node: ast.BinOp) -> tuple[float, float]:
+        a, b = self._visit(node.left), self._visit(node.right)
+        op = node.op
+        if isinstance(op, ast.Add):
+            return a[0] + b[0], a[1] + b[1]
+        if isinstance(op, ast.Sub):
+            return a[0] - b[1], a[1] - b[0]
+        if isinstance(op, ast.Mult):
+            return _hull(_mul(x, y) for x in a for y in b)
+        if isinstance(op, (ast.Div, ast.FloorDiv)):
+            if b[0] <= 0.0 <= b[1]:
+                return -math.inf, math.inf      # division by a range that includes zero: unbounded
+            return _hull(x / y for x in a for y in b)
+        if isinstance(op, ast.Mod):
+            m = max(abs(b[0]), abs(b[1]))
+            return -m, m
+        return self._power(a, node.right)
+
+    def _power(self, base: tuple[float, float], exponent_node: ast.AST) -> tuple[float, float]:
+        exponent = _literal(exponent_node)
+        if exponent is None:
+            return -math.inf, math.inf
+        even = exponent >= 0 and float(exponent).is_integer() and int(exponent) % 2 == 0
+        if (base[0] >= 0.0 or even) and exponent >= 0:
+            low = 0.0 if base[0] <= 0.0 <= base[1] else min(abs(base[0]), abs(base[1]))
+            try:
+                return low ** exponent, max(abs(base[0]), abs(base[1])) ** exponent
+            except OverflowError:
+                return 0.0, 1e308 if math.isfinite(base[1]) and math.isfinite(base[0]) else math.inf
+        magnitude = max(abs(base[0]), abs(base[1]))
+        if exponent < 0:
+            if base[0] <= 0.0 <= base[1]:
+                return -math.inf, math.inf
+            magnitude = max(abs(base[0]) ** exponent, abs(base[1]) ** exponent)
+        else:
+            try:
+                magnitude = magnitude ** exponent
+            except OverflowError:
+                magnitude = math.inf
+        if magnitude == math.inf and math.isfinite(base[0]) and math.isfinite(base[1]):
+            magnitude = 1e308        # finite operands that overflow: refused by the magnitude check
+        return -magnitude, magnitude
+
+    def _Compare(self, node: ast.Compare) -> tuple[float, float]:
+        self._visit(node.left)
+        for comparator in node.comparators:
+            self._visit(comparator)
+        return 0.0, 1.0
+
+    def _BoolOp(self, node: ast.BoolOp) -> tuple[float, float]:
+        return _hull(bound for value in node.values for bound in self._visit(value))   # `a or b` returns a or b
+
+    def _IfExp(self, node: ast.IfExp) -> tuple[float, float]:
+        self._visit(node.test)
+        return _hull((*self._visit(node.body), *self._visit(node.orelse)))
+
+    def _Call(self, node: ast.Call) -> tuple[float, float]:
+        args = [self._visit(arg) for arg in node.args]
+        name = node.func.id
+        if name == "abs":
+            lo, hi = args[0]
+            return (0.0 if lo <= 0.0 <= hi else min(abs(lo), abs(hi))), max(abs(lo), abs(hi))
+        if name == "min":
+            return min(a[0] for a in args), min(a[1] for a in args)
+        if name == "max":
+            return max(a[0] for a in args), max(a[1] for a in args)
+        return _hull(bound for a in args for bound in a)   # _clamp(x, lo, hi) lies within them
+
+
+def _show(node: ast.AST) -> str:
+    """A compiled part as the trader wrote it: feature names without their prefix, 8 not 8.0."""
+    return re.sub(r"\b(\d+)\.0\b", r"\1", re.sub(r"\bf_(\w+)", r"\1", ast.unparse(node)))
+
+
+def _mul(x: float, y: float) -> float:
+    if x == 0.0 or y == 0.0:
+        return 0.0                                     # 0 * inf is 0 here: a zero range stays zero
+    product = x * y
+    if math.isinf(product) and math.isfinite(x) and math.isfinite(y):
+        return math.copysign(1e308, product)           # finite parts that overflow: refused
+    return product
+
+
+def _hull(bounds) -> tuple[float, float]:
+    values = list(bounds)
+    return min(values), max(values)
+
+
+def _literal(node: ast.AST) -> float | None:
+    if isinstance(node, ast.Constant) and not isinstance(node.value, bool):
+        return float(node.value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant):
+        value = float(node.operand.value)
+        return -value if isinstance(node.op, ast.USub) else value
+    return None
 
 
 def _const(value: float | bool) -> ast.AST:

@@ -12,10 +12,11 @@ from typing import Iterable
 
 from pydantic import ValidationError
 
+from rules.expr import FeatureCatalog
 from rules.errors import PolicyError, Problem
 from rules.ruleset import CompiledSet, LoadedPolicy, PolicyCompileError, compile_set
 from rules.schema import PolicySpec
-from rules.source import YamlSyntaxError, load_yaml, validation_problems
+from rules.source import read_text, YamlSyntaxError, load_yaml, validation_problems
 
 POLICY_SUFFIXES = (".yaml", ".yml")
 
@@ -68,7 +69,7 @@ def content_version(texts: list[tuple[str, str]]) -> str:
     return digest.hexdigest()[:12]
 
 
-def load_texts(texts: list[tuple[Path | str, str]], features: frozenset[str]) -> CompiledSet:
+def load_texts(texts: list[tuple[Path | str, str]], features: FeatureCatalog) -> CompiledSet:
     """Compile (path, text) pairs as one set. Raises PolicyError listing every problem."""
     problems: list[Problem] = []
     loaded: list[LoadedPolicy] = []
@@ -86,16 +87,16 @@ def load_texts(texts: list[tuple[Path | str, str]], features: frozenset[str]) ->
         raise PolicyError(exc.problems) from None
 
 
-def load_policy_set(paths: Iterable[Path | str], features: frozenset[str]) -> CompiledSet:
+def load_policy_set(paths: Iterable[Path | str], features: FeatureCatalog) -> CompiledSet:
     """Read and compile the policies at `paths` (files or folders)."""
     files = policy_files(paths)
     texts: list[tuple[Path | str, str]] = []
     problems: list[Problem] = []
     for path in files:
         try:
-            texts.append((path, path.read_text()))
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(Problem(path, 0, 0, "", f"cannot read policy file: {getattr(exc, 'strerror', exc)}"))
+            texts.append((path, read_text(path, "policy file")))
+        except YamlSyntaxError as exc:
+            problems.append(exc.problem)
     if problems:
         raise PolicyError(problems)
     return load_texts(texts, features)

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from rules.codegen import compile_source
-from rules.effects import BOOL_EFFECTS, valid_value
+from rules.effects import BOOL_EFFECTS, is_protective, valid_value
 from rules.errors import ExpressionError, Problem
-from rules.expr import COMPILED_GLOBALS, CompiledExpr, Linker, check_and_compile
+from rules.expr import COMPILED_GLOBALS, CompiledExpr, FeatureCatalog, Linker, check_and_compile, finite_number
 from rules.schema import EffectsSpec, PolicySpec, parse_duration, state_var_ref
 from rules.source import Loc, YamlSource
 
@@ -62,6 +61,9 @@ class CompiledRule:
     features: tuple[str, ...]
     fingerprint: str
     location: str             # "policies/x.yaml:12"
+    # Every effect makes the bot more careful (rules.effects.is_protective): if its condition
+    # cannot be evaluated, the rule fires rather than silently stand down.
+    guard: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +107,7 @@ class CompiledSet:
     params: dict[str, dict[str, Any]] = field(default_factory=dict)   # policy -> params as written
 
 
-def compile_set(loaded: list[LoadedPolicy], features: frozenset[str], version: str) -> CompiledSet:
+def compile_set(loaded: list[LoadedPolicy], features: FeatureCatalog, version: str) -> CompiledSet:
     """Compile checked policies; raise PolicyCompileError listing every located problem."""
     return _SetCompiler(loaded, features, version).build()
 
@@ -117,7 +119,7 @@ class PolicyCompileError(Exception):
 
 
 class _SetCompiler:
-    def __init__(self, loaded: list[LoadedPolicy], features: frozenset[str], version: str):
+    def __init__(self, loaded: list[LoadedPolicy], features: FeatureCatalog, version: str):
         self.loaded = loaded
         self.features = features
         self.version = version
@@ -188,10 +190,12 @@ class _SetCompiler:
                 out[name] = value
             elif isinstance(value, str):
                 out[name] = parse_duration(value)  # schema guaranteed it parses
-            elif not math.isfinite(value):
-                self.problems.append(lp.source.problem(("params", name), "expected a finite number"))
             else:
-                out[name] = float(value)
+                try:
+                    out[name] = finite_number(value)
+                except ExpressionError as exc:
+                    self.problems.append(lp.source.problem(("params", name), exc.message))
+                    out[name] = 0.0   # keeps the expressions that use it from adding "unknown name" errors
         return out
 
     def _expr(self, lp: LoadedPolicy, loc: Loc, source: Any, params: dict, linker: Linker) -> CompiledExpr | None:
@@ -257,7 +261,11 @@ class _SetCompiler:
             used_params.update(expr.params)
             features.update(expr.features)
             if expr.constant:
-                value = eval(expr.python, dict(COMPILED_GLOBALS))  # noqa: S307 - checked constant expression
+                try:
+                    value = _constant_value(expr)
+                except ArithmeticError as exc:
+                    self.problems.append(lp.source.problem(field_loc, f"cannot be computed: {exc}"))
+                    continue
                 value = bool(value) if name in BOOL_EFFECTS else value
                 if not valid_value(name, value):
                     self.problems.append(lp.source.problem(field_loc, f"expected a finite value"
@@ -325,7 +333,9 @@ class _SetCompiler:
             for_var=for_var, keep_for_var=keep_var, cooldown_var=cool_var,
             effects=effects, telemetry=rule.telemetry, reason=rule.reason or rule.description,
             when_source=when.source, until_source=until.source if until else None,
-            features=tuple(sorted(features)), fingerprint=fingerprint, location=f"{lp.source.path}:{line}")
+            features=tuple(sorted(features)), fingerprint=fingerprint, location=f"{lp.source.path}:{line}",
+            guard=bool(effects.static) and not effects.dynamic_names
+            and all(is_protective(name, value) for name, value in effects.static))
 
     def _machine(self, lp: LoadedPolicy, params: dict, linker: Linker) -> CompiledMachine | None:
         spec = lp.spec.states
@@ -363,7 +373,11 @@ class _SetCompiler:
                                                            "expected a number or a param name"))
                 elif expr is not None:
                     used_params.update(expr.params)
-                    row.append(float(eval(expr.python, dict(COMPILED_GLOBALS))))  # noqa: S307 - checked constant
+                    try:
+                        row.append(float(_constant_value(expr)))
+                    except (ArithmeticError, TypeError) as exc:
+                        self.problems.append(lp.source.problem(("states", "states", name, "vars", var),
+                                                               f"cannot be computed: {exc}"))
             var_values.append(tuple(row))
         if len(self.problems) > before:
             return None
@@ -377,6 +391,12 @@ class _SetCompiler:
             vars=tuple(var_values),
             effects=tuple(blocks), transitions=tuple(transitions), by_state=by_state, min_dwell_s=dwell,
             telemetry=spec.telemetry, fingerprint=fingerprint, features=tuple(sorted(features)))
+
+
+def _constant_value(expr: CompiledExpr) -> float | bool:
+    """A checked expression that reads no feature, computed once at load time. Arithmetic on
+    bounded floats: at worst an ArithmeticError (0 ** -1), which the caller reports."""
+    return eval(expr.python, dict(COMPILED_GLOBALS))  # noqa: S307 - checked constant expression
 
 
 def _fingerprint(definition: dict, params: dict) -> str:

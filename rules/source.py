@@ -63,10 +63,45 @@ class YamlSyntaxError(Exception):
         super().__init__(str(problem))
 
 
+# Bounds on what a policy, policy test or config file may make the parser do. Real files are a few
+# KB, a few hundred nodes and a handful of levels deep; these are far above that and far below
+# what could stall a reload or exhaust memory (an alias "billion laughs" of 333 bytes expands to
+# millions of nodes).
+MAX_FILE_BYTES = 256 * 1024
+MAX_NODES = 50_000          # after aliases are expanded
+MAX_DEPTH = 32              # nested mappings and lists
+
+
+def read_text(path: Path | str, what: str = "file") -> str:
+    """The file at `path` as text, refused (located YamlSyntaxError) when unreadable, too large or
+    not UTF-8; `what` names it in the message ("config", "policy file")."""
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise YamlSyntaxError(Problem(path, 0, 0, "", f"cannot read {what}: {exc.strerror or exc}")) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise YamlSyntaxError(Problem(path, 0, 0, "", f"file is larger than {MAX_FILE_BYTES // 1024} KiB; "
+                                                      "a policy or config file is a few KiB"))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise YamlSyntaxError(Problem(path, line, column, "", f"not UTF-8 text (byte 0x{data[exc.start]:02x} at "
+                                                              f"offset {exc.start}); save the file as UTF-8")) from None
+
+
 def load_yaml(text: str, path: Path | str) -> YamlSource:
-    """Parse `text`; raise YamlSyntaxError with the parser's line and column."""
+    """Parse `text`; raise YamlSyntaxError with the parser's line and column, or when the document
+    is larger, deeper or expands (through aliases) to more nodes than the bounds above."""
+    if len(text) > MAX_FILE_BYTES:
+        raise YamlSyntaxError(Problem(path, 0, 0, "", f"text is larger than {MAX_FILE_BYTES // 1024} KiB"))
     try:
         node = yaml.compose(text, Loader=_LOADER)
+    except RecursionError:
+        raise YamlSyntaxError(Problem(path, 0, 0, "", f"nested too deeply (at most {MAX_DEPTH} levels)")) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
@@ -80,9 +115,14 @@ def load_yaml(text: str, path: Path | str) -> YamlSource:
         return source
     try:
         # One constructor per file: it caches what it built, so it is neither shared nor kept.
-        source.data = _construct(node, (), source.marks, yaml.constructor.SafeConstructor())
+        source.data = _construct(node, (), source.marks, yaml.constructor.SafeConstructor(), [MAX_NODES])
     except _DuplicateKey as dup:
         raise YamlSyntaxError(source.problem(dup.loc, "duplicate key (each key may appear once)")) from None
+    except _TooBig as big:
+        raise YamlSyntaxError(Problem(path, big.line, big.column, format_loc(big.loc), big.message)) from None
+    except (yaml.YAMLError, ValueError, OverflowError, RecursionError) as exc:
+        # A scalar the constructor cannot build (an absurd timestamp or number).
+        raise YamlSyntaxError(Problem(path, 0, 0, "", f"invalid YAML value: {exc}")) from None
     return source
 
 
@@ -91,8 +131,20 @@ class _DuplicateKey(Exception):
         self.loc = loc
 
 
+class _TooBig(Exception):
+    def __init__(self, node: yaml.Node, loc: Loc, message: str):
+        self.line, self.column = node.start_mark.line + 1, node.start_mark.column + 1
+        self.loc, self.message = loc, message
+
+
 def _construct(node: yaml.Node, loc: Loc, marks: dict[Loc, tuple[int, int]],
-               constructor: yaml.constructor.SafeConstructor) -> Any:
+               constructor: yaml.constructor.SafeConstructor, budget: list[int]) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooBig(node, loc, f"the document expands to more than {MAX_NODES} values (aliases repeated "
+                                 "inside aliases?); a policy or config file has a few hundred")
+    if len(loc) > MAX_DEPTH:
+        raise _TooBig(node, loc, f"nested more than {MAX_DEPTH} levels deep")
     marks[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
@@ -103,11 +155,11 @@ def _construct(node: yaml.Node, loc: Loc, marks: dict[Loc, tuple[int, int]],
             if key in out:
                 marks[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
                 raise _DuplicateKey(child)
-            out[key] = _construct(value_node, child, marks, constructor)
+            out[key] = _construct(value_node, child, marks, constructor, budget)
             marks[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, loc + (i,), marks, constructor) for i, item in enumerate(node.value)]
+        return [_construct(item, loc + (i,), marks, constructor, budget) for i, item in enumerate(node.value)]
     return _scalar(node, constructor)
 
 

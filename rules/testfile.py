@@ -43,10 +43,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 
 from rules.effects import BOOL_EFFECTS, MERGES
 from rules.engine import PHASE_NAMES
+from rules.expr import FeatureCatalog
 from rules.errors import InputError, Problem
 from rules.ruleset import CompiledSet
 from rules.schema import parse_duration
-from rules.source import Loc, YamlSource, YamlSyntaxError, load_yaml, validation_problems
+from rules.source import read_text, Loc, YamlSource, YamlSyntaxError, load_yaml, validation_problems
 
 DEFAULT_INTERVAL = "1s"
 # A case is a few minutes of policy time; this bounds a typo like `at: 10h` with a 10ms interval.
@@ -100,10 +101,7 @@ class TestFileSpec(_Strict):
 def read_test_file(path: Path) -> tuple[TestFileSpec, YamlSource]:
     """The file parsed and validated against the schema; InputError with located problems if not."""
     try:
-        source = load_yaml(path.read_text(), path)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError([Problem(path, 0, 0, "", f"cannot read test file: {getattr(exc, 'strerror', exc)}")]) \
-            from None
+        source = load_yaml(read_text(path, "test file"), path)
     except YamlSyntaxError as exc:
         raise InputError([exc.problem]) from None
     if not isinstance(source.data, dict):
@@ -115,7 +113,7 @@ def read_test_file(path: Path) -> tuple[TestFileSpec, YamlSource]:
     return spec, source
 
 
-def feature_values(source: YamlSource, loc: Loc, values: Mapping[str, Any], catalog: frozenset[str],
+def feature_values(source: YamlSource, loc: Loc, values: Mapping[str, Any], catalog: FeatureCatalog,
                    problems: list[Problem]) -> dict[str, float]:
     out: dict[str, float] = {}
     for name, value in values.items():
@@ -157,7 +155,7 @@ def _step_index(source: YamlSource, loc: Loc, text: Any, interval_s: float, prob
     return index
 
 
-def plan_case(source: YamlSource, i: int, case: CaseSpec, interval_s: float, catalog: frozenset[str],
+def plan_case(source: YamlSource, i: int, case: CaseSpec, interval_s: float, catalog: FeatureCatalog,
               compiled: CompiledSet | None, problems: list[Problem]) -> Plan:
     """Check one case against the catalog and the policy set; turn times into step indexes."""
     loc: Loc = ("cases", i)

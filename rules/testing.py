@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from rules.engine import PolicyEngine
+from rules.expr import FeatureCatalog
 from rules.errors import InputError, Problem
 from rules.loader import POLICY_SUFFIXES, load_policy_set, policy_files
 from rules.ruleset import CompiledSet
@@ -107,7 +108,7 @@ def find_test_files(paths: Iterable[Path | str]) -> tuple[list[Path], list[Probl
     return found, problems
 
 
-def run_policy_tests(paths: Iterable[Path | str], features: frozenset[str] | Iterable[str],
+def run_policy_tests(paths: Iterable[Path | str], features: FeatureCatalog | Iterable[str],
                      baseline: Mapping[str, float]) -> TestReport:
     """Run every test file found at `paths`.
 
@@ -115,7 +116,7 @@ def run_policy_tests(paths: Iterable[Path | str], features: frozenset[str] | Ite
     `baseline` the feature vector every case starts from (missing names read 0.0); both
     come from the caller so this package stays independent of the runtime.
     """
-    catalog = frozenset(features)
+    catalog = features if isinstance(features, Mapping) else frozenset(features)
     base = dict.fromkeys(catalog, 0.0)
     base.update(baseline)
     files, problems = find_test_files(paths)
@@ -129,7 +130,7 @@ def run_policy_tests(paths: Iterable[Path | str], features: frozenset[str] | Ite
     return report
 
 
-def _run_file(path: Path, catalog: frozenset[str], base: dict[str, float],
+def _run_file(path: Path, catalog: FeatureCatalog, base: dict[str, float],
               cache: dict[tuple[str, ...], CompiledSet], report: TestReport) -> None:
     spec, source = read_test_file(path)
     interval_s = parse_duration(spec.interval)
@@ -153,7 +154,7 @@ def _run_file(path: Path, catalog: frozenset[str], base: dict[str, float],
         report.failures += failures
 
 
-def _policy_set(path: Path, spec: TestFileSpec, source: YamlSource, catalog: frozenset[str],
+def _policy_set(path: Path, spec: TestFileSpec, source: YamlSource, catalog: FeatureCatalog,
                 cache: dict[tuple[str, ...], CompiledSet], problems: list[Problem]) -> CompiledSet | None:
     """The set under test: the listed files/folders, or the folder above tests/ (the live set)."""
     if spec.policies is None:

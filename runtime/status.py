@@ -39,6 +39,8 @@ class BotStatus:
     shadow_disagreement_ratio: float = 0.0      # share of ticks where shadow and live effects differ
     shadow_disagreements_total: int = 0
     venue_reason: str = ""                      # the venue's last status reason
+    rule_errors: dict[str, int] = field(default_factory=dict)   # rule -> evaluations that failed
+    rules_failing: tuple[str, ...] = ()         # rules whose evaluation failed within the last minute
     bid: QuoteSnapshot | None = None
     ask: QuoteSnapshot | None = None
     features: dict[str, float] = field(default_factory=dict)

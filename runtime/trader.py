@@ -8,6 +8,7 @@ clock and does no I/O: records go to the trace's sink, status is a snapshot.
 from __future__ import annotations
 
 import logging
+import math
 
 from rules.effects import Effects
 from rules.engine import PolicyEngine, SwapReport
@@ -29,6 +30,8 @@ from runtime.trace import Trace
 log = logging.getLogger("lighter_bot.trader")
 
 BPS = 1e-4
+# A rule whose evaluation keeps failing is logged at most this often (it may fail on every tick).
+RULE_ERROR_LOG_EVERY_S = 60.0
 # Venue cancel reasons that are routine (we asked, or an IOC's unfilled rest); others are logged.
 _ROUTINE_CANCELS = ("requested", "canceled")
 _ORDER_EVENTS = frozenset({OrderAccepted, OrderOpen, OrderModified, OrderCanceled, OrderRejected, CancelRejected,
@@ -71,6 +74,10 @@ class Trader:
         self._last_state = self.risk.state
         self._last_snapshot_request = -1e18
         self._shut_down = False
+        self._rule_errors_seen = 0
+        self._rule_error_logged_at: dict[str, float] = {}
+        self._rule_error_counts: dict[str, int] = {}
+        self._rule_error_at: dict[str, float] = {}        # rule -> last time its evaluation failed
         # A run marker opens every run's trace, so a file appended to by several runs reads apart.
         self.trace.event("run_start", ts=start_ts, market=market.symbol, market_id=market.market_id,
                          venue=venue_name, policy_version=policies.version)
@@ -175,6 +182,8 @@ class Trader:
         elif decision.effects_changed:
             self.trace.effects(seq, now, decision.effects)
         effects = self.effects = decision.effects
+        if self.policies.errors_total != self._rule_errors_seen:
+            self._report_rule_errors(now)
         if self.shadow is not None:
             self._shadow_tick(values, now, effects)
 
@@ -207,6 +216,25 @@ class Trader:
         features.note_trading_state(self.risk.state.code, len(self.orders.orders))
         self.ticks_total += 1
         return approved
+
+    def _report_rule_errors(self, now: float) -> None:
+        """Log a failing rule with its file:line, at most once a minute each, and trace it."""
+        engine = self.policies
+        self._rule_errors_seen = engine.errors_total
+        where = {rule.key: rule.location for rule in engine.compiled.rules}
+        for key, count in engine.error_counts.items():
+            if count == self._rule_error_counts.get(key):
+                continue
+            self._rule_error_counts[key] = count
+            self._rule_error_at[key] = now
+            if now - self._rule_error_logged_at.get(key, -math.inf) >= RULE_ERROR_LOG_EVERY_S:
+                self._rule_error_logged_at[key] = now
+                guard = next((r.guard for r in engine.compiled.rules if r.key == key), False)
+                log.error("%s: rule %s cannot be evaluated (%s); %s (%d failures so far)", where.get(key, "?"), key,
+                          engine.errors.get(key, "?"), "it fails closed: treated as firing" if guard
+                          else "it keeps its state", count)
+                self.trace.event("rule_error", ts=now, rule=key, at=where.get(key, ""), error=engine.errors.get(key),
+                                 count=count, guard=guard)
 
     def _bookkeeping(self, now: float) -> list[Intent]:
         """Orders in doubt: time out unanswered sends, ask the venue to settle doubts, cancel orphans."""
@@ -404,6 +432,9 @@ class Trader:
             venue_healthy=self.venue_healthy, venue_reason=self.venue_reason, trading_state=self.risk.state.value,
             trading_state_reason=self.risk.reason, policy_version=self.policies.compiled.version,
             policy_rule_errors_total=self.policies.errors_total,
+            rule_errors=dict(self.policies.error_counts),
+            rules_failing=tuple(sorted(k for k, at in self._rule_error_at.items()
+                                       if self.now - at < RULE_ERROR_LOG_EVERY_S)),
             firing_rules=tuple(self.policies.firing()), states=self.policies.states(),
             gauges=self.policies.gauges(),
             shadow_version=shadow.compiled.version if shadow else None,

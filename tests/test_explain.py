@@ -113,7 +113,7 @@ def test_bad_features_file_gives_located_errors(tmp_path, capsys):
     assert err.splitlines() == [f"{features}:2:1: trend_bsp: unknown feature 'trend_bsp'; did you mean trend_bps?",
                                 f"{features}:3:1: mid: expected a finite number, got 'abc'"]
     code, _, err = run_explain(capsys, "--features", str(tmp_path / "missing.yaml"))
-    assert code == 1 and err.startswith(f"--features: cannot read {tmp_path / 'missing.yaml'}")
+    assert code == 1 and err.startswith(f"{tmp_path / 'missing.yaml'}: cannot read --features file: No such file")
 
 
 def test_explain_api_settles_and_pins():

@@ -12,14 +12,13 @@ own intents, registered with the Trader's order tracker as the Trader's gate wou
 """
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Callable
 
 import pytest
 
 from runtime.events import (BookTop, BudgetUpdate, CancelRejected, Event, Fill, ModifyRejected, OrderAccepted,
-                            OrderCanceled, OrderModified, OrderOpen, OrderRejected, OrdersSnapshot, OutcomeUnknown,
+                            OrderCanceled, OrderModified, OrderOpen, OrderRejected, OutcomeUnknown,
                             PositionSnapshot, VenueStatus)
 from runtime.intents import CancelOrder, Intent, ModifyOrder, PlaceOrder, RequestSnapshot
 from runtime.orders import OrderState

@@ -8,8 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ValidationError, create_model
 
-from rules.errors import ConfigError, Problem
-from rules.source import YamlSyntaxError, load_yaml, validation_problems
+from rules.errors import ConfigError
+from rules.source import YamlSyntaxError, load_yaml, read_text, validation_problems
 from runtime.config import Config, PositiveFloat, StrictModel
 
 
@@ -52,11 +52,7 @@ def load_config(path: Path | None, model: type[BotConfig]) -> BotConfig:
     if path is None:
         return model()
     try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise ConfigError([Problem(path, 0, 0, "", f"cannot read config: {exc.strerror}")]) from None
-    try:
-        source = load_yaml(text, path)
+        source = load_yaml(read_text(path, "config"), path)
     except YamlSyntaxError as exc:
         raise ConfigError([exc.problem]) from None
     if not isinstance(source.data, dict):

@@ -25,6 +25,7 @@ from pathlib import Path
 from watchfiles import Change, awatch
 
 from rules.engine import SwapReport
+from rules.expr import FeatureCatalog
 from rules.errors import InputError, Problem
 from rules.loader import POLICY_SUFFIXES, load_policy_set
 from rules.ruleset import CompiledSet
@@ -56,7 +57,7 @@ class ReloadOutcome:
 class PolicyFolderWatcher:
     """Keeps one policy folder compiled; the loop collects results with `take()`."""
 
-    def __init__(self, folder: Path, features: frozenset[str], label: str = "live",
+    def __init__(self, folder: Path, features: FeatureCatalog, label: str = "live",
                  wake: asyncio.Event | None = None):
         self.folder = Path(folder).resolve()
         self.features = features
