@@ -9,7 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from runtime.config import NonNegativeFloat, PositiveFloat, StrictModel
+from runtime.config import (Bps, PositiveBps, PositiveQuote, PositiveSeconds, PositiveUnits, Rate,
+                            Seconds, StrictModel)
 
 RegimeName = Literal["calm", "trend_up", "trend_down", "volatile"]
 
@@ -18,10 +19,10 @@ class RegimeParams(StrictModel):
     """How the paper market moves in one regime. Every field is required, so overriding a
     regime in YAML restates it whole instead of silently mixing in another regime's numbers."""
 
-    drift_bps_per_min: float                   # mean log-return per minute, signed
-    vol_bps_per_min: NonNegativeFloat          # sigma of one-minute log-returns (scales with sqrt of time)
-    mean_duration_s: PositiveFloat             # a regime lasts an exponential time with this mean
-    entry_weight: NonNegativeFloat             # relative chance of being the next regime when one ends
+    drift_bps_per_min: Annotated[float, Field(ge=-10_000, le=10_000)]                  # mean log-return per minute, signed
+    vol_bps_per_min: Bps          # sigma of one-minute log-returns (scales with sqrt of time)
+    mean_duration_s: PositiveSeconds             # a regime lasts an exponential time with this mean
+    entry_weight: Annotated[float, Field(ge=0, le=100)]             # relative chance of being the next regime when one ends
 
 
 class PaperRegimes(StrictModel):
@@ -50,7 +51,7 @@ class ScriptStep(StrictModel):
     """One step of a scripted paper market: hold `regime` for `duration_s`."""
 
     regime: RegimeName
-    duration_s: PositiveFloat
+    duration_s: PositiveSeconds
 
 
 class PaperFaults(StrictModel):
@@ -58,9 +59,9 @@ class PaperFaults(StrictModel):
     runtime's bookkeeping runs against them (venue contract tests, rehearsals). All off by default."""
 
     seed: int = 11                             # its own random stream: faults never change the market
-    fill_report_delay_s: NonNegativeFloat = 0.0   # fills reach us this late (snapshots do not wait)
+    fill_report_delay_s: Seconds = 0.0   # fills reach us this late (snapshots do not wait)
     duplicate_fill_prob: Annotated[float, Field(ge=0, le=1)] = 0.0  # a fill delivered again (reconnect replay)
-    duplicate_after_s: NonNegativeFloat = 1.0  # ... this long after the first delivery
+    duplicate_after_s: Seconds = 1.0  # ... this long after the first delivery
     lost_ack_prob: Annotated[float, Field(ge=0, le=1)] = 0.0  # an order's acknowledgements never arrive
 
 
@@ -68,23 +69,23 @@ class PaperConfig(StrictModel):
     """The embedded simulated venue (no keys, no network)."""
 
     seed: int = 7
-    start_price: PositiveFloat = 185.0
-    tick_s: PositiveFloat = 0.1                # simulated market step
-    half_spread_bps: PositiveFloat = 1.0       # the simulated book's own half spread
-    taker_fee_bps: NonNegativeFloat = 0.0      # seed: standard account, fees zero
-    maker_fee_bps: NonNegativeFloat = 0.0
-    latency_s: NonNegativeFloat = 0.0          # order acknowledgement delay
+    start_price: PositiveQuote = 185.0
+    tick_s: PositiveSeconds = 0.1                # simulated market step
+    half_spread_bps: PositiveBps = 1.0       # the simulated book's own half spread
+    taker_fee_bps: Bps = 0.0      # seed: standard account, fees zero
+    maker_fee_bps: Bps = 0.0
+    latency_s: Seconds = 0.0          # order acknowledgement delay
     # Lighter's standard account: 60 requests per rolling minute, every send counted (0 = no limit).
-    request_limit: Annotated[int, Field(ge=0)] = 60
-    request_window_s: PositiveFloat = 60.0
-    snapshot_interval_s: PositiveFloat = 5.0   # account snapshots (orders, position) pushed this often
-    poll_interval_s: PositiveFloat = 0.05      # the driver drains this often between ticks, to react to fills
-    funding_rate_per_hour: float = 0.0         # paid by longs when positive, once an hour on the position
+    request_limit: Annotated[int, Field(ge=0, le=1_000_000)] = 60
+    request_window_s: PositiveSeconds = 60.0
+    snapshot_interval_s: PositiveSeconds = 5.0   # account snapshots (orders, position) pushed this often
+    poll_interval_s: PositiveSeconds = 0.05      # the driver drains this often between ticks, to react to fills
+    funding_rate_per_hour: Annotated[float, Field(ge=-0.1, le=0.1)] = 0.0         # paid by longs when positive, once an hour on the position
     faults: PaperFaults = PaperFaults()
-    trades_per_s: PositiveFloat = 2.0          # public trade prints
-    trade_size_mean_units: PositiveFloat = 0.5  # public print sizes are exponential with this mean
+    trades_per_s: Rate = 2.0          # public trade prints
+    trade_size_mean_units: PositiveUnits = 0.5  # public print sizes are exponential with this mean
     sweep_prob: Annotated[float, Field(ge=0, le=1)] = 0.05  # share of prints that sweep past the touch
-    sweep_depth_bps_mean: PositiveFloat = 5.0  # how far past the touch a sweep reaches (exponential mean)
+    sweep_depth_bps_mean: PositiveBps = 5.0  # how far past the touch a sweep reaches (exponential mean)
     sweep_impact_frac: Annotated[float, Field(ge=0, le=1)] = 0.3  # share of a sweep's depth the mid keeps
                                                # (informed flow: what makes a maker's fills adverse)
     regimes: PaperRegimes = PaperRegimes()

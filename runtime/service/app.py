@@ -72,6 +72,8 @@ async def serve(trader: Trader, venue: Venue, clock: Clock, *, tick_interval_s: 
         loop.add_signal_handler(signal.SIGHUP, lambda: _force_reload(live, shadow))
 
     def between_ticks(now: float) -> None:
+        board.reload.alive = live.alive and (shadow is None or shadow.alive)
+        board.reload.last_check_wall_ts = live.last_check_wall_ts
         if commands is not None:
             for action, reason in commands.drain():
                 trader.operator(action, reason)

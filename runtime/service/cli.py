@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -50,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "else the embedded defaults)")
     run.add_argument("--duration", type=_positive_float, metavar="SECONDS", help="stop after this long")
     run.add_argument("--policies", type=Path, help="policy folder (default: runtime.policies_dir)")
-    run.add_argument("--port", type=int, help="metrics/health port (default: $PORT or 8000; 0 = any free port)")
+    run.add_argument("--port", type=_port, help="metrics/health port (default: $PORT or 8000; 0 = any free port)")
     run.add_argument("--decision-log", type=Path, help="decision trace JSONL (default: runtime.decision_log)")
     run.add_argument("--shadow", type=Path, help="shadow policy folder: evaluated and logged every tick, never "
                                                  "traded (default: <policies>/shadow if it exists)")
@@ -98,9 +99,29 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _port(text: str) -> int:
+    if not text.strip().isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 0..65535, got {text!r}")
+    return int(text)
+
+
 def main(argv: Sequence[str] | None, *, config_model: type[BotConfig], open_venue: VenueFactory | None = None) -> int:
     """The CLI; `config_model` (the whole config.yaml model) and `open_venue` come from the
-    composition root (`lighter_bot.py`), which alone knows the adapters."""
+    composition root (`lighter_bot.py`), which alone knows the adapters.
+
+    A reader that goes away (`lighter-bot policy check | head -1`) ends the command quietly,
+    as for any Unix tool, rather than with a BrokenPipeError traceback."""
+    try:
+        return _main(argv, config_model, open_venue)
+    except BrokenPipeError:
+        try:
+            sys.stdout = open(os.devnull, "w")   # nothing more can be written; silence the flush at exit
+        except OSError:
+            pass
+        return EXIT_PROBLEMS
+
+
+def _main(argv: Sequence[str] | None, config_model: type[BotConfig], open_venue: VenueFactory | None) -> int:
     args = build_parser().parse_args(argv)
     args.config_model = config_model
     try:
@@ -191,6 +212,12 @@ def _run(args: argparse.Namespace, open_venue: VenueFactory) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     policies_dir = args.policies or Path(config.runtime.policies_dir)
+    if not policy_files([policies_dir]) and policies_dir.is_dir():
+        if not config.runtime.allow_empty_policies:
+            print(f"error: {policies_dir}: no policy files (*.yaml): every guard would be off. If that is what you "
+                  "mean, set runtime.allow_empty_policies: true", file=sys.stderr)
+            return EXIT_PROBLEMS
+        log.warning("runtime.allow_empty_policies: trading with NO policies: every guard is off")
     policies = load_policy_set([policies_dir], FEATURE_NAMES)
     shadow_dir = args.shadow or (policies_dir / "shadow" if (policies_dir / "shadow").is_dir() else None)
     shadow = load_policy_set([shadow_dir], FEATURE_NAMES) if shadow_dir else None
@@ -208,10 +235,21 @@ def _run(args: argparse.Namespace, open_venue: VenueFactory) -> int:
     if args.simulated and not venue.can_simulate:
         print(f"error: --simulated: the {config.venue.kind} venue runs in real time only", file=sys.stderr)
         return EXIT_USAGE
-    trace_file = JsonlFileSink(args.decision_log or config.runtime.decision_log,
-                               max_bytes=int(config.runtime.decision_log_max_mb * 1024 * 1024))
+    trace_path = Path(args.decision_log or config.runtime.decision_log)
+    try:
+        trace_file = JsonlFileSink(trace_path, max_bytes=int(config.runtime.decision_log_max_mb * 1024 * 1024))
+    except OSError as exc:
+        print(f"error: {trace_path}: cannot write the decision trace: {exc.strerror or exc} "
+              "(set runtime.decision_log or --decision-log to a writable file)", file=sys.stderr)
+        return EXIT_PROBLEMS
     board, commands = StatusBoard(), OperatorCommands()
-    server = TelemetryServer(board.latest, commands, port=port) if port is not None else None
+    http = config.runtime.http
+    token = os.environ.get(http.control_token_env) or None
+    server = TelemetryServer(board.latest, commands if http.controls else None, host=http.bind, port=port,
+                             control_token=token) if port is not None else None
+    if server is not None and http.controls and not token and http.bind not in ("127.0.0.1", "::1"):
+        log.warning("metrics and health answer on %s; operator controls stay loopback-only until $%s holds a "
+                    "bearer token", http.bind, http.control_token_env)
     try:
         if server is not None:
             server.start()

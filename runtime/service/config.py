@@ -3,22 +3,46 @@
 """
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ValidationError, create_model
+from pydantic import BaseModel, Field, ValidationError, create_model, field_validator
 
 from rules.errors import ConfigError
 from rules.source import YamlSyntaxError, load_yaml, read_text, validation_problems
-from runtime.config import Config, PositiveFloat, StrictModel
+from runtime.config import Config, StrictModel
+
+
+class HttpConfig(StrictModel):
+    """Where /metrics and /health answer, and who may use the operator controls
+    (runtime/service/telemetry.py states the rules)."""
+
+    bind: str = "127.0.0.1"                    # 0.0.0.0 (or ::) so a platform health check can reach it
+    controls: bool = True                      # /control/halt|reduce|resume; off: they answer 404
+    control_token_env: str = "LIGHTER_BOT_CONTROL_TOKEN"   # env var holding the bearer token for remote use
+
+    @field_validator("bind")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError(f"expected an IP address such as 127.0.0.1 or 0.0.0.0, got {value!r}") from None
+        return value
 
 
 class RuntimeConfig(StrictModel):
-    tick_interval_s: PositiveFloat = 0.25
+    # 10 ms .. 60 s: faster spins the CPU for nothing, slower cannot pull a quote in time.
+    tick_interval_s: Annotated[float, Field(ge=0.01, le=60.0)] = 0.25
     policies_dir: str = "policies"
+    # An empty policy folder turns every guard off; refused unless this says it is meant.
+    allow_empty_policies: bool = False
     decision_log: str = "data/decisions.jsonl"
-    decision_log_max_mb: PositiveFloat = 5.0   # rotate the trace at this size (seed: 5 MB ledger rotation)
+    # Rotate the trace at this size (seed: 5 MB ledger rotation); 0.1 MB .. 10 GB.
+    decision_log_max_mb: Annotated[float, Field(ge=0.1, le=10_000.0)] = 5.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    http: HttpConfig = HttpConfig()
 
 
 

@@ -3,10 +3,16 @@
 Stated as code below and as promises here:
 - A save is noticed by watchfiles (debounced, so an editor's temp-file-and-rename
   or a `git checkout` of several files is one change) or forced by SIGHUP.
-- The whole folder is read and compiled in a worker thread while the bot keeps
-  ticking. Any problem in any file rejects the whole new set: the last good set
-  stays live, the problems are logged as `file:line: message`, the error counter
-  rises and `policy_set_valid` drops to 0 until a save compiles again.
+- The whole folder is read and checked in a child process with time and memory limits
+  (runtime.service.compile_worker), while the bot keeps ticking; the texts it checked
+  are then compiled here. Any problem in any file, an empty folder, a symlink, a check
+  that overruns or crashes, rejects the whole new set: the last good set stays live, the
+  problems are logged as `file:line: message`, the error counter rises and
+  `policy_set_valid` drops to 0 until a save compiles again.
+- A compile that finishes after the folder changed again is thrown away and the folder
+  checked anew, so a set mixing old and new files never trades.
+- The watcher and the compile loop are supervised: if either fails, it is logged and
+  restarted; `last_check_wall_ts` says when a check last ran (a gauge, and /health).
 - A compiled set is handed to the loop, which swaps it in between two ticks
   (`Trader.swap_policies`), so no tick ever sees half of one set and half of
   another; unchanged rules keep their timers (rules.engine.PolicyEngine.swap).
@@ -25,10 +31,11 @@ from pathlib import Path
 from watchfiles import Change, awatch
 
 from rules.engine import SwapReport
-from rules.expr import FeatureCatalog
 from rules.errors import InputError, Problem
-from rules.loader import POLICY_SUFFIXES, load_policy_set
+from rules.expr import FeatureCatalog
+from rules.loader import POLICY_SUFFIXES, load_texts
 from rules.ruleset import CompiledSet
+from runtime.service.compile_worker import CompileWorker
 
 log = logging.getLogger("lighter_bot.reload")
 
@@ -42,6 +49,8 @@ REJECT_GRACE_S = 0.1
 # How often a watcher whose folder was deleted looks for it again; a folder replaced by a
 # deploy is then watched anew and recompiled within this long.
 REWATCH_POLL_S = 0.25
+# A watcher or compile loop that failed is restarted after this long (not in a tight loop).
+RESTART_AFTER_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,10 @@ class PolicyFolderWatcher:
         self._ready: ReloadOutcome | None = None
         # Set when an outcome is ready, so the loop ticks at once instead of at its next slot.
         self.wake = wake if wake is not None else asyncio.Event()
+        self.worker = CompileWorker(features)
+        self.last_check_wall_ts = 0.0          # when the folder was last checked (whatever the verdict)
+        self.alive = True                      # False while a failed watcher or compile loop waits to restart
+        self.restarts_total = 0
 
     def request(self, trigger: str = "SIGHUP") -> None:
         """Ask for a recompile (SIGHUP, tests). Safe to call from the event loop only."""
@@ -86,16 +99,39 @@ class PolicyFolderWatcher:
         return p.parent == self.folder and p.suffix in POLICY_SUFFIXES and not p.name.startswith(".")
 
     async def run(self, stop: asyncio.Event, watch: bool = True) -> None:
-        """Watch (unless `watch` is False) and compile on every change until `stop` is set."""
-        tasks = [asyncio.create_task(self._compile_loop(stop))]
+        """Watch (unless `watch` is False) and compile on every change until `stop` is set.
+
+        Each of the two loops is supervised: whatever ends it (a bug, an OS error from the
+        watch) is logged and the loop restarted, so the bot never goes silently deaf to saves."""
+        self.worker.start()
+        loops = {"compile": self._compile_loop}
         if watch:
-            tasks.append(asyncio.create_task(self._watch(stop)))
+            loops["watch"] = self._watch
         try:
-            await stop.wait()
+            await asyncio.gather(*(self._supervise(name, loop, stop) for name, loop in loops.items()))
         finally:
-            for task in tasks:
+            self.worker.close()
+
+    async def _supervise(self, name: str, loop, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            task = asyncio.create_task(loop(stop))
+            stopped = asyncio.create_task(stop.wait())
+            try:
+                await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopped.cancel()
+            if stop.is_set():
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+                await asyncio.gather(task, return_exceptions=True)
+                return
+            error = task.exception() if not task.cancelled() else None
+            self.alive = False
+            self.restarts_total += 1
+            log.error("%s policy %s loop ended (%s); restarting it in %gs", self.label, name,
+                      f"{type(error).__name__}: {error}" if error else "no error", RESTART_AFTER_S)
+            await _sleep_unless_stopped(stop, RESTART_AFTER_S)
+            self.alive = True
+            self.request("restart")
 
     async def _watch(self, stop: asyncio.Event) -> None:
         """Watch the folder, and keep watching it when it is deleted and created again (a deploy
@@ -142,6 +178,8 @@ class PolicyFolderWatcher:
             self._dirty.clear()
             trigger, detected = self._trigger, self._detected_at
             outcome = await asyncio.to_thread(self._compile, trigger, detected)
+            if self._dirty.is_set():
+                continue   # the folder changed while it was being read: check what is there now
             if outcome.compiled is None:
                 # An editor writing in place can be caught half-way; its next write is a change
                 # of its own. Report a rejection only if nothing newer arrives shortly after.
@@ -152,14 +190,20 @@ class PolicyFolderWatcher:
             self.wake.set()
 
     def _compile(self, trigger: str, detected_at: float) -> ReloadOutcome:
+        """Check in the child, compile the checked texts here. Never raises: any failure is a
+        rejected reload with a located message, and the last good set keeps trading."""
         try:
-            compiled = load_policy_set([self.folder], self.features)
+            result = self.worker.check(self.folder)
+            if result.texts is None:
+                return ReloadOutcome(None, result.problems, trigger, detected_at)
+            return ReloadOutcome(load_texts(list(result.texts), self.features), (), trigger, detected_at)
         except InputError as exc:
             return ReloadOutcome(None, tuple(exc.problems), trigger, detected_at)
-        except OSError as exc:
-            return ReloadOutcome(None, (Problem(self.folder, 0, 0, "", f"cannot read policies: {exc}"),),
+        except Exception as exc:  # noqa: BLE001 - whatever it is, the reload fails and the bot goes on
+            return ReloadOutcome(None, (Problem(self.folder, 0, 0, "", f"reload failed: {type(exc).__name__}: {exc}"),),
                                  trigger, detected_at)
-        return ReloadOutcome(compiled, (), trigger, detected_at)
+        finally:
+            self.last_check_wall_ts = time.time()
 
 
 def _identity(folder: Path) -> tuple[int, int] | None:

@@ -22,6 +22,8 @@ class ReloadCounters:
     set_valid: bool = True          # the files on disk are the live set
     total: int = 0                  # sets swapped in
     errors_total: int = 0           # saves rejected; the old set kept trading
+    alive: bool = True              # watcher and compile loop running (False while one restarts)
+    last_check_wall_ts: float = 0.0  # when the folder was last checked
 
 
 class StatusBoard:
@@ -38,7 +40,8 @@ class StatusBoard:
         reload = self.reload
         self._latest = dataclasses.replace(
             status, wall_ts=time.time(), tick_seconds_last=tick_seconds, policy_set_valid=reload.set_valid,
-            policy_reload_total=reload.total, policy_reload_errors_total=reload.errors_total)
+            policy_reload_total=reload.total, policy_reload_errors_total=reload.errors_total,
+            reload_alive=reload.alive, reload_last_check_wall_ts=reload.last_check_wall_ts)
 
     def latest(self) -> BotStatus | None:
         """The last published snapshot (None before the first tick). Safe from any thread."""
