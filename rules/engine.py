@@ -186,12 +186,17 @@ class PolicyEngine:
         """Advance one rule; return the time its next timer is due (inf if none)."""
         when = conds[rule.when_slot]
         if type(when) is Failure:
-            # Fail closed: a guard that cannot tell whether it should fire fires (a pause whose
-            # condition divides by zero pauses); any other rule keeps its state.
+            # Fail closed: a guard that cannot tell whether it should fire fires at once and stays
+            # firing while its condition fails (a pause whose condition divides by zero pauses);
+            # any other rule keeps its state.
             self._fail(rule.key, when.error)
-            if not rule.guard:
-                return math.inf
-            when = True
+            if rule.guard and st.phase != FIRING:
+                st.phase, st.fired_at, st.release_at = FIRING, now, None
+                if st.active_at is None:
+                    st.active_at = now
+            elif rule.guard:
+                st.release_at = None
+            return math.inf
         phase = st.phase
         if phase == COOLDOWN:
             if now < st.cooldown_until:

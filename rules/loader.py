@@ -87,16 +87,26 @@ def load_texts(texts: list[tuple[Path | str, str]], features: FeatureCatalog) ->
         raise PolicyError(exc.problems) from None
 
 
-def load_policy_set(paths: Iterable[Path | str], features: FeatureCatalog) -> CompiledSet:
-    """Read and compile the policies at `paths` (files or folders)."""
-    files = policy_files(paths)
+def read_policy_texts(paths: Iterable[Path | str]) -> list[tuple[Path | str, str]]:
+    """The text of every policy file at `paths`; PolicyError naming each file that cannot be used
+    (unreadable, too large, not UTF-8, or a symbolic link: a link's target is not the folder's
+    and is not watched, so an edit to it would never go live)."""
     texts: list[tuple[Path | str, str]] = []
     problems: list[Problem] = []
-    for path in files:
+    for path in policy_files(paths):
+        if Path(path).is_symlink():
+            problems.append(Problem(path, 0, 0, "", "is a symbolic link; policy files must be regular files in "
+                                                    "the folder (a link's target is not watched)"))
+            continue
         try:
             texts.append((path, read_text(path, "policy file")))
         except YamlSyntaxError as exc:
             problems.append(exc.problem)
     if problems:
         raise PolicyError(problems)
-    return load_texts(texts, features)
+    return texts
+
+
+def load_policy_set(paths: Iterable[Path | str], features: FeatureCatalog) -> CompiledSet:
+    """Read and compile the policies at `paths` (files or folders)."""
+    return load_texts(read_policy_texts(paths), features)

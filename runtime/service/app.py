@@ -22,7 +22,7 @@ from runtime.ports import Venue
 from runtime.service.config import BotConfig, load_config
 from runtime.service.loop import Clock, RunSummary, run_trader
 from runtime.service.operator import OperatorCommands
-from runtime.service.reload import DEBOUNCE_MS, STEP_MS, PolicyFolderWatcher, apply_outcome
+from runtime.service.reload import DEBOUNCE_MS, RESTART_AFTER_S, STEP_MS, PolicyFolderWatcher, apply_outcome
 from runtime.service.status_board import StatusBoard
 from runtime.trader import Trader
 
@@ -102,16 +102,36 @@ def _force_reload(live: PolicyFolderWatcher, shadow: PolicyFolderWatcher | None)
 
 
 async def _watch_config(trader: Trader, path: Path, stop: asyncio.Event, model: type[BotConfig]) -> None:
+    """Apply config.yaml saves while the bot runs. Nothing a save contains can end this watch:
+    a bad file is a located error and the running config stays; a failure of the watch itself
+    is logged and the watch started again."""
     path = path.resolve()
-    async for _ in awatch(path.parent, watch_filter=lambda _, p: Path(p) == path, debounce=DEBOUNCE_MS,
-                          step=STEP_MS, stop_event=stop, recursive=False):
+    while not stop.is_set():
         try:
-            new = load_config(path, model)
-        except InputError as exc:
-            log.error("config reload rejected; keeping the running config:\n  %s",
-                      "\n  ".join(str(p) for p in exc.problems))
-            continue
-        apply_config(trader, new)
+            async for _ in awatch(path.parent, watch_filter=lambda _, p: Path(p) == path, debounce=DEBOUNCE_MS,
+                                  step=STEP_MS, stop_event=stop, recursive=False):
+                _reload_config(trader, path, model)
+            return
+        except Exception as exc:  # noqa: BLE001 - logged; the watch restarts
+            log.error("config watch failed (%s: %s); watching again in %gs", type(exc).__name__, exc,
+                      RESTART_AFTER_S)
+            try:
+                await asyncio.wait_for(stop.wait(), RESTART_AFTER_S)
+            except asyncio.TimeoutError:
+                pass
+
+
+def _reload_config(trader: Trader, path: Path, model: type[BotConfig]) -> None:
+    try:
+        new = load_config(path, model)
+    except InputError as exc:
+        log.error("config reload rejected; keeping the running config:\n  %s",
+                  "\n  ".join(str(p) for p in exc.problems))
+        return
+    except Exception as exc:  # noqa: BLE001 - a save must never take the bot down
+        log.error("config reload failed (%s: %s); keeping the running config", type(exc).__name__, exc)
+        return
+    apply_config(trader, new)
 
 
 def apply_config(trader: Trader, new: Config) -> list[str]:

@@ -20,8 +20,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from rules.errors import InputError, Problem
-from rules.loader import load_texts, policy_files
-from rules.source import YamlSyntaxError, read_text
+from rules.loader import load_texts, policy_files, read_policy_texts
 
 log = logging.getLogger("lighter_bot.reload")
 
@@ -39,24 +38,11 @@ class CheckResult:
 
 def check_folder(folder: Path, features: dict[str, tuple[float, float]]) -> CheckResult:
     """Read and check every policy file of `folder` (what the child runs; also usable in-process)."""
-    files = policy_files([folder])
-    if not files:
+    if not policy_files([folder]):
         return CheckResult(None, (Problem(folder, 0, 0, "", "no policy files (*.yaml): an empty set would turn every "
                                                             "guard off; the last good set keeps trading"),))
-    problems: list[Problem] = []
-    texts: list[tuple[str, str]] = []
-    for path in files:
-        if path.is_symlink():
-            problems.append(Problem(path, 0, 0, "", "is a symbolic link; policy files must be regular files in the "
-                                                    "folder (a link's target is not watched)"))
-            continue
-        try:
-            texts.append((str(path), read_text(path, "policy file")))
-        except YamlSyntaxError as exc:
-            problems.append(exc.problem)
-    if problems:
-        return CheckResult(None, tuple(problems))
     try:
+        texts = [(str(path), text) for path, text in read_policy_texts([folder])]
         load_texts(texts, features)
     except InputError as exc:
         return CheckResult(None, tuple(exc.problems))
