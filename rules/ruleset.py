@@ -64,6 +64,8 @@ class CompiledRule:
     # Every effect makes the bot more careful (rules.effects.is_protective): if its condition
     # cannot be evaluated, the rule fires rather than silently stand down.
     guard: bool = False
+    when_python: str = ""                    # the compiled conditions (params inlined), for lint
+    until_python: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,6 +336,7 @@ class _SetCompiler:
             effects=effects, telemetry=rule.telemetry, reason=rule.reason or rule.description,
             when_source=when.source, until_source=until.source if until else None,
             features=tuple(sorted(features)), fingerprint=fingerprint, location=f"{lp.source.path}:{line}",
+            when_python=when.python, until_python=until.python if until else None,
             guard=bool(effects.static) and not effects.dynamic_names
             and all(is_protective(name, value) for name, value in effects.static))
 

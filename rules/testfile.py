@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, ValidationError, \
-    field_validator
+    field_validator, model_validator
 
 from rules.effects import BOOL_EFFECTS, MERGES
 from rules.engine import PHASE_NAMES
@@ -79,6 +79,16 @@ class ExpectSpec(_Strict):
     states: dict[str, str] = {}
 
     _at = field_validator("at", mode="before")(classmethod(lambda cls, v: _duration(v)))
+
+    @model_validator(mode="after")
+    def _checks_something(self) -> "ExpectSpec":
+        """An expectation with nothing to check would pass whatever the policy does: a typo or a
+        forgotten key must not turn a test into a no-op."""
+        if (not self.firing and self.firing_exactly is None and not self.not_firing and not self.phases
+                and not self.effects and not self.gauges and not self.states):
+            raise ValueError("this expectation checks nothing: give at least one of firing, firing_exactly, "
+                             "not_firing, phases, effects, gauges, states")
+        return self
 
 
 class CaseSpec(_Strict):

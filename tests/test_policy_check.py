@@ -278,3 +278,26 @@ def test_the_shipped_policies_pass(capsys, monkeypatch):
     code, out, err = check([REPO / "policies"], capsys)
     assert code == 0, err
     assert out.startswith("ok: ")
+
+
+def test_an_expectation_that_checks_nothing_is_refused(tmp_path, capsys):
+    folder = tmp_path / "p"
+    (folder / "tests").mkdir(parents=True)
+    (folder / "v.yaml").write_text("policy: v\nrules:\n  - name: pause\n    when: vol_bps > 30\n    then: {pause: both}\n")
+    (folder / "tests" / "v_test.yaml").write_text("cases:\n  - name: typo\n    series:\n      - {at: 0s, vol_bps: 31}\n"
+                                                  "    expect:\n      - at: 10s\n        firng: [v.pause]\n"
+                                                  "      - at: 20s\n")
+    code, out, err = check([folder], capsys)
+    assert code == 1
+    assert "v_test.yaml:7:9: cases[0].expect[0].firng: unknown key, did you mean cases[0].expect[0].firing?" in err
+    assert "v_test.yaml:8:9: cases[0].expect[1]: this expectation checks nothing" in err
+
+
+def test_policy_check_warns_about_a_rule_that_cannot_be_observed(tmp_path, capsys):
+    path = tmp_path / "t.yaml"
+    path.write_text("policy: t\nrules:\n  - name: down\n    when: trend_bps <= -5\n    until: trend_bps > -6\n"
+                    "    then: {pause: bid}\n")
+    code, out, err = check([path], capsys)
+    assert code == 0 and out.startswith("ok:")
+    assert (f"{path}:3: warning: t.down: `when` and `until` can hold together (trend_bps in (-6, -5]): there the "
+            "rule fires and releases in the same step and cannot be observed") in err

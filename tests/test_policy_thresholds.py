@@ -23,6 +23,8 @@ import yaml
 from rules.source import load_yaml
 from rules.testing import run_policy_tests
 from runtime.catalog import FEATURE_NAMES
+from rules.lint import lint
+from rules.loader import load_policy_set
 from lighter_bot import load_config
 from runtime.features import FeatureStore
 
@@ -36,7 +38,8 @@ UNDETECTABLE: dict[tuple[str, str, int], str] = {
         "trend_guard.down releases on `trend_bps > -resume_bps` (> -6) in the same evaluation in which it "
         "fires, so with a trigger of -5 a trend in (-6, -5] fires and releases within one step and nothing "
         "can observe it: the effective trigger is min(down_trigger_bps, -resume_bps) = -6 either way. "
-        "The other direction (-7) is caught. Moving resume_bps (both directions) is caught."),
+        "The other direction (-7) is caught. Moving resume_bps (both directions) is caught. "
+        "`policy check` warns about it (rules/lint.py): the shape is caught, by the checker, not a test."),
 }
 
 _NUMBER = re.compile(r"^(-?\d+(?:\.\d+)?)(ms|s|m|h)?$")
@@ -90,6 +93,16 @@ def test_excluded_mutations_really_go_unnoticed(tmp_path):
         copy = _copy_with(tmp_path / str(i), file_name, param, _moved(written, direction))
         report = run_policy_tests([copy], FEATURE_NAMES, BASELINE)
         assert report.ok, f"{file_name}: {param} {direction:+d} is caught now; drop it from UNDETECTABLE"
+
+
+def test_excluded_mutations_are_flagged_by_policy_check(tmp_path):
+    """What no policy test can see, the checker's lint says: the rule cannot be observed there."""
+    for i, (file_name, param, direction) in enumerate(UNDETECTABLE):
+        written = dict(((f, p), w) for f, p, w in PARAMS)[(file_name, param)]
+        copy = _copy_with(tmp_path / str(i), file_name, param, _moved(written, direction))
+        warnings = [str(w) for w in lint(load_policy_set([copy], FEATURE_NAMES))]
+        assert any(f"{file_name}:" in w and "cannot be observed" in w for w in warnings), warnings
+    assert lint(load_policy_set([POLICIES], FEATURE_NAMES)) == []      # the shipped set is clean
 
 
 def test_mutation_steps():

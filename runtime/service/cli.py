@@ -19,6 +19,7 @@ from rules.errors import InputError
 from rules.loader import load_policy_set, policy_files
 from rules.testing import TestReport, run_policy_tests
 from rules.explain import explain, feature_inputs, pin_states, render
+from rules.lint import lint
 from runtime.catalog import FEATURE_NAMES, describe_catalog
 from runtime.features import FeatureStore
 from runtime.market import MarketSpec, market_spec
@@ -165,6 +166,8 @@ def _policy_check(paths: list[Path], args: argparse.Namespace) -> int:
     compiled = load_policy_set(paths, FEATURE_NAMES)
     print(f"ok: {len(files)} policy files, {len(compiled.rules)} rules, {len(compiled.machines)} state machines "
           f"(version {compiled.version})")
+    for warning in lint(compiled):
+        print(warning, file=sys.stderr)
     folders = [p for p in paths if p.is_dir()]
     report = run_policy_tests(folders, FEATURE_NAMES, FeatureStore(_config(args)).values)
     if not report.files and not report.problems:
