@@ -159,3 +159,27 @@ def test_accepted_expressions_evaluate_in_bounded_time_without_escaping(expr, va
     engine.evaluate(features, 0.0)                 # never raises: failures are rule errors
     engine.evaluate(features, 1.0)
     assert time.monotonic() - started < 0.05
+
+
+_YAML_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-10**400, 10**400),
+                          st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30),
+                          st.sampled_from(["vol_bps > 30", "9**9**9", "30s", "&a x", "*a", "!!python/object:os.system",
+                                           "pause: both", "{", "]", "- ", ".nan", "1e400"]))
+_YAML_TREES = st.recursive(_YAML_SCALARS, lambda children: st.one_of(
+    st.lists(children, max_size=4),
+    st.dictionaries(st.sampled_from(["policy", "rules", "name", "when", "until", "then", "params", "for", "states",
+                                     "x", "pause", "spread_add_bps"]), children, max_size=4)), max_leaves=25)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tree=_YAML_TREES, cut=st.integers(0, 400), junk=st.binary(max_size=20))
+def test_any_yaml_document_is_a_located_refusal_or_a_policy_never_an_escape(tree, cut, junk):
+    import yaml
+    text = yaml.safe_dump({"policy": "fuzz", "rules": tree}, allow_unicode=True)
+    for candidate in (text, text[:cut], text[:cut] + junk.decode("utf-8", "replace") + text[cut:]):
+        started = time.monotonic()
+        try:
+            load_texts([("fuzz.yaml", candidate)], FEATURE_NAMES)
+        except InputError as exc:
+            assert exc.problems and all(str(p).startswith("fuzz.yaml") for p in exc.problems)
+        assert time.monotonic() - started < 2.0
