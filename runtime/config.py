@@ -168,6 +168,25 @@ class RiskConfig(StrictModel):
     max_position_units: PositiveUnits = 0.3    # seed: guard.max_position_units 0.3
     max_inventory_notional: PositiveQuote = 50.0  # seed: guard.max_inventory_notional 50
     kill_switch: bool = False                  # true: start HALTED and stay there
+    # Per order: a quote is 0.061-0.072 SOL and a hedge clip at most 0.1 x 1.4 escalation; anything
+    # much bigger is a bug or a fat finger.
+    max_order_units: PositiveUnits = 0.2
+    max_order_notional: PositiveQuote = 40.0
+    price_band_bps: PositiveBps = 100.0        # no order priced further than this from the mid
+    max_book_age_s: PositiveSeconds = 5.0      # no new order on a book older than this
+    max_orders_per_min: Annotated[int, Field(ge=1, le=100_000)] = 50    # places and modifies, rolling minute
+    max_cancels_per_min: Annotated[int, Field(ge=1, le=100_000)] = 50   # beyond it, no new order (cancels pass)
+    # Hard drawdown stop on equity (realized + unrealized PnL) from its peak within the window:
+    # REDUCING past the first bound, HALTED past the second; both latch until an operator resumes.
+    max_drawdown_quote: PositiveQuote = 1.5    # 5 % of the seed's $30 account
+    halt_drawdown_quote: PositiveQuote = 3.0
+    drawdown_window_s: PositiveSeconds = 3600.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "RiskConfig":
+        if self.halt_drawdown_quote < self.max_drawdown_quote:
+            raise ValueError("halt_drawdown_quote must be at least max_drawdown_quote")
+        return self
 
 
 class Config(StrictModel):

@@ -11,10 +11,21 @@ Trading states (as in NautilusTrader's risk engine):
 
 Limits come from `config.yaml` (`risk:`) and live here, in code: a policy can ask
 for REDUCING or HALTED but has no way to raise a limit or leave HALTED.
+
+What every order (place or modify) must pass, each denial counted by its reason:
+`halted`, `reducing_only`, `self_trade`, `max_position_units` and
+`max_inventory_notional` (worst case: position plus every live order on its side),
+`max_order_units` / `max_order_notional` (this order alone), `price_band` (priced
+within `price_band_bps` of the mid), `stale_book` (book older than `max_book_age_s`),
+`order_rate` / `cancel_rate` (our own sends per rolling minute, under the venue's
+budget). The drawdown stop watches equity (realized + unrealized) against its peak
+over `drawdown_window_s`: past `max_drawdown_quote` REDUCING, past
+`halt_drawdown_quote` HALTED; either latches until an operator resumes.
 """
 from __future__ import annotations
 
 import logging
+from collections import deque
 from enum import Enum
 
 from runtime.config import RiskConfig
@@ -25,6 +36,8 @@ log = logging.getLogger("lighter_bot.risk")
 
 # Float slack so a position of exactly the limit is not a breach.
 _EPS_UNITS = 1e-9
+_BPS = 1e-4
+RATE_WINDOW_S = 60.0
 
 
 class TradingState(Enum):
@@ -49,7 +62,16 @@ class RiskGate:
         self.state = TradingState.ACTIVE
         self.reason = "start"
         self._operator_reducing = False
+        self._drawdown_reducing = ""        # latched reason, cleared only by an operator resume
         self.denied: dict[str, int] = {}
+        # What the current tick sees (`observe`), so each check is a comparison.
+        self._now = 0.0
+        self._mid = 0.0
+        self._book_age_s = 0.0
+        self._sends: deque[float] = deque()     # places and modifies in the last RATE_WINDOW_S
+        self._cancels: deque[float] = deque()
+        self._equity: deque[tuple[float, float]] = deque()   # (ts, equity), max-first for the peak
+        self.drawdown_quote = 0.0
         if limits.kill_switch:
             self._set(TradingState.HALTED, "kill switch in config.yaml")
 
@@ -74,6 +96,8 @@ class RiskGate:
                 log.error("resume refused: risk.kill_switch is set in config.yaml (restart without it)")
                 return []
             self._operator_reducing = False
+            self._drawdown_reducing = ""
+            self._equity.clear()          # the drawdown is measured afresh from here
             self._set(TradingState.ACTIVE, f"operator resume: {reason}")
         return []
 
@@ -83,6 +107,26 @@ class RiskGate:
         self._set(TradingState.HALTED, reason)
         return [CancelAll(reason)]
 
+    def observe(self, now: float, mid: float, book_age_s: float, equity_quote: float) -> None:
+        """What this tick's checks compare against: the time, the book, and equity for the drawdown."""
+        self._now, self._mid, self._book_age_s = now, mid, book_age_s
+        horizon = now - RATE_WINDOW_S
+        for window in (self._sends, self._cancels):
+            while window and window[0] <= horizon:
+                window.popleft()
+        # Monotonic deque of (ts, equity): the front is the window's peak.
+        equity = self._equity
+        while equity and equity[-1][1] <= equity_quote:
+            equity.pop()
+        equity.append((now, equity_quote))
+        while equity[0][0] < now - self.limits.drawdown_window_s:
+            equity.popleft()
+        self.drawdown_quote = equity[0][1] - equity_quote
+
+    def note_sent(self, is_cancel: bool, now: float) -> None:
+        """An approved send, for the gate's own rate limits."""
+        (self._cancels if is_cancel else self._sends).append(now)
+
     def update(self, position_units: float, mid: float, policy_reduce: bool, policy_halt: bool,
                policy_reason: str) -> list[Intent]:
         """Re-derive the state from limits and policy requests; returns cancels when halting."""
@@ -90,9 +134,18 @@ class RiskGate:
             return []
         if policy_halt:
             return self.halt(f"policy: {policy_reason}")
+        limits = self.limits
+        if self.drawdown_quote > limits.halt_drawdown_quote:
+            return self.halt(f"drawdown {self.drawdown_quote:.2f} beyond halt_drawdown_quote "
+                             f"{limits.halt_drawdown_quote}")
+        if self.drawdown_quote > limits.max_drawdown_quote and not self._drawdown_reducing:
+            self._drawdown_reducing = (f"drawdown {self.drawdown_quote:.2f} beyond max_drawdown_quote "
+                                       f"{limits.max_drawdown_quote} (latched until an operator resumes)")
         breach = self.breach(position_units, mid)
         if breach:
             self._set(TradingState.REDUCING, breach)
+        elif self._drawdown_reducing:
+            self._set(TradingState.REDUCING, self._drawdown_reducing)
         elif policy_reduce:
             self._set(TradingState.REDUCING, f"policy: {policy_reason}")
         elif self._operator_reducing:
@@ -127,6 +180,19 @@ class RiskGate:
                orders: OrderTracker, mid: float) -> str:
         if self.state is TradingState.HALTED:
             return self._deny("halted")
+        limits = self.limits
+        if size > limits.max_order_units + _EPS_UNITS:
+            return self._deny("max_order_units")
+        if size * price > limits.max_order_notional + 1e-9:
+            return self._deny("max_order_notional")
+        if mid <= 0 or abs(price - mid) > limits.price_band_bps * _BPS * mid:
+            return self._deny("price_band")
+        if self._book_age_s > limits.max_book_age_s:
+            return self._deny("stale_book")
+        if len(self._sends) >= limits.max_orders_per_min:
+            return self._deny("order_rate")
+        if len(self._cancels) >= limits.max_cancels_per_min:
+            return self._deny("cancel_rate")
         signed = size if side == "buy" else -size
         # Reducing means: even if every live order on this side filled with it, the position ends on
         # the same side of flat, closer to it. Judged alone, a stack of sells against a long could

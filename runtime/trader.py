@@ -193,6 +193,8 @@ class Trader:
                 intents += self.risk.operator(action, reason)
             self._operator_queue.clear()
         reason = ", ".join(self.policies.firing()) if effects.reduce_only or effects.halt else ""
+        self.risk.observe(now, values["mid"], values["book_age_s"],
+                          values["realized_pnl_total"] + values["unrealized_pnl"])
         intents += self.risk.update(values["inventory_units"], values["mid"], effects.reduce_only, effects.halt,
                                     reason)
         state = self.risk.state
@@ -369,6 +371,8 @@ class Trader:
         venue by hand), so the tracker never misses an order.
         """
         kind, orders, trace = type(intent), self.orders, self.trace
+        if kind is PlaceOrder or kind is ModifyOrder or kind is CancelOrder:
+            self.risk.note_sent(kind is CancelOrder, now)
         if kind is PlaceOrder:
             orders.on_place(intent, now)
             self.features.position_book.orders_sent()

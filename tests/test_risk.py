@@ -16,7 +16,9 @@ from runtime.market import MarketSpec
 from runtime.orders import OrderTracker
 from runtime.risk import RiskGate, TradingState
 
-LIMITS = RiskConfig(max_position_units=0.3, max_inventory_notional=50.0)
+# The position limits under test; the per-order checks (size, band) are opened wide here and tested below.
+LIMITS = RiskConfig(max_position_units=0.3, max_inventory_notional=50.0, max_order_units=1.0,
+                    max_order_notional=1000.0, price_band_bps=10_000.0)
 SOL = MarketSpec(market_id=2, symbol="SOL", price_decimals=3, size_decimals=3, min_base_units=0.061, min_quote=10.0)
 MID = 100.0          # 0.3 units = 30 quote: the unit limit binds first at this price
 
@@ -85,10 +87,11 @@ units = st.floats(0, 0.6).map(lambda x: round(x, 3))
 
 @settings(max_examples=300, deadline=None)
 @given(position=st.floats(-0.6, 0.6).map(lambda x: round(x, 3)), side=sides, size=units.filter(lambda x: x > 0),
-       live_buys=units, live_sells=units, price=st.floats(50, 300), mid=st.floats(50, 300))
+       live_buys=units, live_sells=units, price_ratio=st.floats(0.5, 1.5), mid=st.floats(50, 300))
 def test_active_gate_allows_exactly_what_keeps_the_worst_case_in_bounds_or_reduces(
-        position, side, size, live_buys, live_sells, price, mid):
+        position, side, size, live_buys, live_sells, price_ratio, mid):
     g = gate()
+    price = mid * price_ratio          # within the (wide) price band: this property is about position
     # Resting prices far from the new order, so the self-trade rule stays out of this property.
     live = [(s, q, p) for s, q, p in (("buy", live_buys, 1.0), ("sell", live_sells, 10_000.0)) if q > 0]
     verdict = g.check(order(side, size, price), position, tracker(*live), mid)
@@ -194,3 +197,67 @@ def test_self_trade_uses_our_most_aggressive_opposite_order():
     orders = tracker(("sell", 0.05, 101.0), ("sell", 0.05, 100.2))
     assert g.check(order("buy", 0.05, 100.2), 0.0, orders, MID) == "self_trade"
     assert g.check(order("buy", 0.05, 100.1), 0.0, orders, MID) == ""
+
+
+# -- the per-order checks, the gate's own rate limits and the drawdown stop -----------------------
+
+def strict_gate(**limits) -> RiskGate:
+    g = RiskGate(RiskConfig(**limits))
+    g.observe(0.0, MID, 0.1, 0.0)
+    return g
+
+
+def test_one_order_may_not_be_too_big_or_priced_off_the_mid():
+    g = strict_gate(max_order_units=0.2, max_order_notional=15.0, price_band_bps=100.0)
+    empty = tracker()
+    assert g.check(order("buy", 0.21, MID), 0.0, empty, MID) == "max_order_units"
+    assert g.check(order("buy", 0.16, MID), 0.0, empty, MID) == "max_order_notional"      # 16 > 15 quote
+    assert g.check(order("buy", 0.1, MID * 0.989), 0.0, empty, MID) == "price_band"      # 110 bps away
+    assert g.check(order("sell", 0.1, MID * 1.011), 0.0, empty, MID) == "price_band"
+    assert g.check(order("buy", 0.1, MID * 0.991), 0.0, empty, MID) == ""
+    assert g.denied == {"max_order_units": 1, "max_order_notional": 1, "price_band": 2}
+
+
+def test_no_new_order_on_a_stale_book():
+    g = strict_gate(max_book_age_s=5.0)
+    g.observe(10.0, MID, 5.5, 0.0)
+    assert g.check(order("buy", 0.1, MID), 0.0, tracker(), MID) == "stale_book"
+
+
+def test_the_gates_own_rate_limits_hold_for_a_rolling_minute():
+    g = strict_gate(max_orders_per_min=3, max_cancels_per_min=2)
+    for t in (0.0, 1.0, 2.0):
+        g.note_sent(False, t)
+    g.observe(30.0, MID, 0.1, 0.0)
+    assert g.check(order("buy", 0.1, MID), 0.0, tracker(), MID) == "order_rate"
+    g.observe(60.5, MID, 0.1, 0.0)                       # the first send left the window
+    assert g.check(order("buy", 0.1, MID), 0.0, tracker(), MID) == ""
+    g.note_sent(True, 61.0)
+    g.note_sent(True, 61.5)
+    g.observe(62.0, MID, 0.1, 0.0)
+    assert g.check(order("buy", 0.1, MID), 0.0, tracker(), MID) == "cancel_rate"   # cancels themselves pass
+
+
+def test_a_drawdown_reduces_then_halts_and_both_latch_until_an_operator_resumes():
+    g = strict_gate(max_drawdown_quote=1.0, halt_drawdown_quote=2.0, drawdown_window_s=3600.0)
+    for t, equity in ((1.0, 0.5), (2.0, 1.2), (3.0, 0.1)):      # peak 1.2, now 0.1: down 1.1
+        g.observe(t, MID, 0.1, equity)
+        g.update(0.0, MID, False, False, "")
+    assert g.state is TradingState.REDUCING and "drawdown 1.10" in g.reason
+    g.observe(4.0, MID, 0.1, 1.2)                                # equity recovers: still latched
+    g.update(0.0, MID, False, False, "")
+    assert g.state is TradingState.REDUCING
+    g.observe(5.0, MID, 0.1, -0.9)                               # 2.1 below the peak: halt
+    assert g.update(0.0, MID, False, False, "") == [CancelAll(g.reason)]
+    assert g.state is TradingState.HALTED and "halt_drawdown_quote" in g.reason
+    g.operator("resume", "checked the book")
+    g.observe(6.0, MID, 0.1, -0.9)                               # measured afresh from the resume
+    g.update(0.0, MID, False, False, "")
+    assert g.state is TradingState.ACTIVE and g.drawdown_quote == 0.0
+
+
+def test_the_drawdown_peak_leaves_with_its_window():
+    g = strict_gate(max_drawdown_quote=1.0, halt_drawdown_quote=2.0, drawdown_window_s=100.0)
+    g.observe(1.0, MID, 0.1, 5.0)
+    g.observe(200.0, MID, 0.1, 3.5)                              # the 5.0 peak is older than the window
+    assert g.drawdown_quote == 0.0
