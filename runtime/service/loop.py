@@ -7,6 +7,9 @@ seconds through exactly the same code.
 
 Stopping, however it happens (duration reached, SIGINT/SIGTERM, an error), ends in
 the same place: every order is canceled and the venue is stopped.
+
+Trace records are written to disk after each tick's intents were submitted
+(`Trace.flush`), never between the venue's events and the intents they lead to.
 """
 from __future__ import annotations
 
@@ -122,6 +125,7 @@ async def run_trader(trader: Trader, venue: Venue, clock: Clock, *, tick_interva
             if polled and not woken:
                 trader.on_events(venue.drain(now))
                 if not urgent:
+                    trader.trace.flush()
                     continue
                 woken = True
             urgent = False
@@ -135,6 +139,7 @@ async def run_trader(trader: Trader, venue: Venue, clock: Clock, *, tick_interva
             intents = trader.tick(now)
             if intents:
                 venue.submit(intents, now)
+            trader.trace.flush()   # the trace file's I/O, once the tick's intents are on their way
             if board is not None:
                 board.publish(trader, time.perf_counter() - started)
             if after_tick is not None:
@@ -147,9 +152,11 @@ async def run_trader(trader: Trader, venue: Venue, clock: Clock, *, tick_interva
         raise
     finally:
         now = max(clock.now(), now)
+        trader.trace.flush()
         venue.submit(trader.shutdown(reason), now)
         trader.on_events(venue.drain(now))
         await venue.stop()
         trader.on_events(venue.drain(now))
+        trader.trace.flush()
         log.info("stopped after %d ticks (%s); %d live orders left", ticks, reason, len(trader.orders.orders))
     return RunSummary(ticks, late, start, now, reason)
