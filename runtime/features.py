@@ -76,7 +76,7 @@ class FeatureStore:
         "_slice_s", "_edge_window_s", "_hit_fast_s", "_hit_window_fills", "_markout_horizon_s",
         "_size_tolerance_units",
         # book
-        "_mid", "_book_ts", "_last_price",
+        "_mid", "_bid", "_ask", "_book_ts", "_last_price",
         # volatility: the last sampled mid and the EWMA variance rate (log-return^2 per second)
         "_sample_ts", "_sample_mid", "_var_rate",
         # sigma_1m: squared sampled returns per second, ring indexed by second % SIGMA_WINDOW_S
@@ -140,6 +140,8 @@ class FeatureStore:
         self._book = PositionBook(10.0 ** -config.market.size_decimals, config.orders.reconcile_grace_s)
 
         self._mid = 0.0
+        self._bid = 0.0
+        self._ask = 0.0
         self._book_ts = 0.0
         self._last_price = 0.0
         self._sample_ts = 0.0
@@ -245,27 +247,30 @@ class FeatureStore:
         self.values["open_orders"] = float(open_orders)
 
     def _on_book(self, event: BookTop) -> None:
+        if self.book_event(event):
+            self.publish_book()
+
+    def book_event(self, event: BookTop) -> bool:
+        """Fold one book update into the store's state (the return sampler, the sigma ring, the
+        trend window, due markouts) without publishing the book's features; False for a
+        one-sided book, which changes nothing. `publish_book()` then writes them: after a
+        batch of events that is done once, with the same result as after each update
+        (`apply(book)` does both)."""
         ts = event.ts
         bid, ask = event.bid_px, event.ask_px
         if bid <= 0.0 or ask <= 0.0:
-            return   # a one-sided book has no mid; keep the last one rather than invent one
+            return False   # a one-sided book has no mid; keep the last one rather than invent one
         # Markouts due before this update saw the mid that was standing until now.
         if self._markout_pending and self._markout_pending[0][0] <= ts:
             self._resolve_markouts(ts)
         mid = (bid + ask) * 0.5
         self._mid = mid
+        self._bid = bid
+        self._ask = ask
         self._book_ts = ts
         self._last_price = mid
         if self._unpriced_snapshot is not None:
             self._on_snapshot(self._unpriced_snapshot)
-        values = self.values
-        values["mid"] = mid
-        values["best_bid"] = bid
-        values["best_ask"] = ask
-        values["market_spread_bps"] = (ask - bid) / mid * BPS
-        units = values["inventory_units"]
-        values["inventory_notional"] = units * mid
-        values["unrealized_pnl"] = self._book.fifo.unrealized(mid)
 
         sec = math.floor(ts)
         if self._sq_sec is not None and sec > self._sq_sec:
@@ -287,6 +292,22 @@ class FeatureStore:
             self._trend_mids.append(mid)
             if len(secs) > 1 and secs[1] <= ts - self._trend_lookback_s:
                 self._trim_trend(ts)
+        return True
+
+    def publish_book(self) -> None:
+        """Write the features the last book update determines: the touch, the spread, the
+        inventory marked at the mid and the trend. Every input is the store's state after
+        that update (later fills and snapshots re-mark inventory at the same mid, and nothing
+        but a book update moves the mid or the trend window), so publishing once after a
+        batch gives exactly what publishing after each update would have left."""
+        values = self.values
+        mid, bid, ask = self._mid, self._bid, self._ask
+        values["mid"] = mid
+        values["best_bid"] = bid
+        values["best_ask"] = ask
+        values["market_spread_bps"] = (ask - bid) / mid * BPS
+        values["inventory_notional"] = values["inventory_units"] * mid
+        values["unrealized_pnl"] = self._book.fifo.unrealized(mid)
         values["trend_bps"] = (mid / self._trend_mids[0] - 1.0) * BPS
 
     def _sample_return(self, ts: float, mid: float, dt: float) -> None:

@@ -79,8 +79,15 @@ class Trader:
     # -- inputs ---------------------------------------------------------------------------------
     def on_events(self, events: list[Event]) -> None:
         features, orders, trace = self.features, self.orders, self.trace
+        book_event = features.book_event
+        booked = False
         for event in events:
             kind = type(event)
+            if kind is BookTop:
+                # Most events are book updates: their features are published once, after the batch.
+                if book_event(event):
+                    booked = True
+                continue
             if kind is Fill:
                 if not features.apply(event):
                     trace.event("duplicate_fill", ts=event.ts, client_id=event.client_id, trade_id=event.trade_id)
@@ -113,6 +120,8 @@ class Trader:
             elif kind is Funding:
                 self.funding_total += event.amount
                 trace.event("funding", ts=event.ts, amount=event.amount, rate=event.rate, seq=event.seq)
+        if booked:
+            features.publish_book()
         corrections = features.position_book.corrections
         if corrections:
             for c in corrections:
