@@ -11,10 +11,11 @@
    risk gate) over a simulated paper run; the paper venue's own simulation is
    not included. Twice: with the null trace sink and logging off, and as
    `lighter-bot run` runs it: the decision trace into a `JsonlFileSink` and the
-   `lighter_bot` loggers at INFO, in the CLI's format, into a file (both in a
-   temporary directory). Where the sink buffers records and writes them after the
-   tick's intents went to the venue (`flush()`, as the driver loop calls it), that
-   write is timed separately and reported as well.
+   `lighter_bot` loggers at INFO, configured as the CLI configures them
+   (runtime/service/logs.py) but into a file instead of stderr (both in a temporary
+   directory). The trace records and log lines a tick makes are written after its
+   intents went to the venue, as the driver loop does; that write is timed
+   separately and reported beside the tick.
 
 Runs on one core (the loop is single-threaded). Figures vary with machine load;
 take the median of a few runs.
@@ -133,40 +134,37 @@ class TickTimes(NamedTuple):
     median: float
     p99: float
     fills: int
-    flush_mean: float | None    # us per tick spent writing buffered trace records (None: the sink has no flush)
+    flush_mean: float | None    # us per tick writing the held trace records and log lines after submit
     flush_median: float | None
     flush_p99: float | None
     trace_lines: int
     log_lines: int
 
 
-# `lighter-bot run`'s log format (runtime/service/cli.py: logging.basicConfig(...)).
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-
 def time_whole_tick(config: Config, ticks: int, production: bool) -> TickTimes:
-    """Time `on_events` + `tick` over a paper run. `production`: a `Trace(JsonlFileSink(...))` and
-    INFO logging into a file handler on the root logger, as `lighter-bot run` configures it
-    (basicConfig(level=log_level, format=...), with a file instead of stderr); otherwise the
-    null sink and logging as an unconfigured process has it (nothing below WARNING)."""
+    """Time `on_events` + `tick` over a paper run, driven as runtime/service/loop.py drives it.
+
+    `production`: a `Trace(JsonlFileSink(...))` and logging configured as `lighter-bot run`
+    configures it (runtime/service/logs.py: the root logger at runtime.log_level, LOG_FORMAT,
+    output held during the tick), into a FileHandler instead of stderr. After each tick's
+    intents are submitted the loop writes the held trace records and log lines; that is
+    timed too, separately. Otherwise: the null sink, and logging as an unconfigured process
+    has it (nothing below WARNING)."""
     import asyncio
-    import logging
     import tempfile
 
     from rules.loader import load_policy_set
+    from runtime.service import logs
     from runtime.service.trace_file import JsonlFileSink
     from runtime.trace import Trace
 
-    root = logging.getLogger()
-    saved_level = root.level
     with tempfile.TemporaryDirectory(prefix="tick_latency_") as tmp:
         handler = None
         sink = None
         if production:
-            handler = logging.FileHandler(Path(tmp) / "bot.log")
-            handler.setFormatter(logging.Formatter(LOG_FORMAT))
-            root.addHandler(handler)
-            root.setLevel(config.runtime.log_level)
+            import logging
+
+            handler = logs.configure(config.runtime.log_level, logging.FileHandler(Path(tmp) / "bot.log"))
             sink = JsonlFileSink(Path(tmp) / "decisions.jsonl",
                                  max_bytes=int(config.runtime.decision_log_max_mb * 1024 * 1024))
         try:
@@ -174,24 +172,25 @@ def time_whole_tick(config: Config, ticks: int, production: bool) -> TickTimes:
             asyncio.run(venue.start())
             trader = Trader(config, venue.market, load_policy_set([REPO / "policies"], FEATURE_NAMES),
                             trace=Trace(sink) if sink is not None else None, supports_modify=venue.supports_modify)
-            flush = getattr(sink, "flush", None)
             interval = config.runtime.tick_interval_s
             clock = time.perf_counter
+            hold, release, flush = logs.hold_output, logs.release_output, trader.trace.flush
             tick_times = []
             flush_times = []
             for i in range(ticks):
                 now = i * interval
                 events = venue.drain(now)
+                hold()
                 t1 = clock()
                 trader.on_events(events)
                 intents = trader.tick(now)
                 t2 = clock()
                 venue.submit(intents, now)
+                t3 = clock()
+                flush()
+                release()
+                flush_times.append(clock() - t3)
                 tick_times.append(t2 - t1)
-                if flush is not None:
-                    t3 = clock()
-                    flush()
-                    flush_times.append(clock() - t3)
             fills = trader.orders.fills_total
         finally:
             trace_lines = log_lines = 0
@@ -199,9 +198,7 @@ def time_whole_tick(config: Config, ticks: int, production: bool) -> TickTimes:
                 sink.close()
                 trace_lines = sum(len(p.read_text().splitlines()) for p in Path(tmp).glob("decisions.jsonl*"))
             if handler is not None:
-                root.removeHandler(handler)
-                handler.close()
-                root.setLevel(saved_level)
+                logs.unconfigure(handler)
                 log_lines = len((Path(tmp) / "bot.log").read_text().splitlines())
 
     def stats(times: list[float]) -> tuple[float, float, float]:
@@ -210,7 +207,7 @@ def time_whole_tick(config: Config, ticks: int, production: bool) -> TickTimes:
                 times[int(len(times) * 0.99)] * 1e6)
 
     mean, median, p99 = stats(tick_times)
-    flush_stats = stats(flush_times) if flush_times else (None, None, None)
+    flush_stats = stats(flush_times) if production else (None, None, None)
     return TickTimes(mean, median, p99, fills, *flush_stats, trace_lines, log_lines)
 
 
@@ -258,9 +255,8 @@ def main() -> None:
               f"({t.fills} fills)")
         if production:
             print(f"  {'':32s} ({t.trace_lines} trace lines, {t.log_lines} log lines written)")
-            if t.flush_mean is not None:
-                print(f"  {'+ trace flush after submit':32s} mean {t.flush_mean:5.1f} us, median {t.flush_median:5.1f} "
-                      f"us, p99 {t.flush_p99:6.1f} us per tick (off the events->intents path)")
+            print(f"  {'+ trace & log writes after submit':32s} mean {t.flush_mean:5.1f} us, median "
+                  f"{t.flush_median:5.1f} us, p99 {t.flush_p99:6.1f} us per tick (not on the events->intents path)")
     rate, n_events = time_feature_events(config, 3600.0)
     print(f"\nfeature store: {rate / 1e3:.0f} k events/s ({n_events} paper market events of one simulated hour)")
     import resource
