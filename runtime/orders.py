@@ -336,7 +336,11 @@ class OrderTracker:
 
     def exposure_lots(self, side: Side) -> int:
         """Lots our orders on `side` could still add, whatever their state."""
-        return sum(o.exposure_lots for o in self.orders.values() if o.side == side)
+        total = 0
+        for o in self.orders.values():
+            if o.side == side:
+                total += o.exposure_lots
+        return total
 
     def exposure(self, side: Side) -> float:
         """`exposure_lots` in units (what the risk gate compares with its limits)."""
@@ -344,10 +348,11 @@ class OrderTracker:
 
     def best_own(self, side: Side) -> float | None:
         """Our most aggressive live price on `side` (highest bid / lowest ask), for the self-trade check."""
-        prices = [o.price for o in self.orders.values() if o.side == side]
-        for o in self.orders.values():
-            if o.side == side and o.modify_to is not None:
-                prices.append(o.modify_to[0])
+        orders = self.orders.values()
+        prices = [o.price for o in orders if o.side == side]
         if not prices:
             return None
+        for o in orders:
+            if o.modify_to is not None and o.side == side:
+                prices.append(o.modify_to[0])
         return max(prices) if side == "buy" else min(prices)

@@ -5,8 +5,8 @@ Formatting a record and writing it to stderr costs more than a quiet tick's whol
 work, and it lands on exactly the ticks that matter (a fill, a new decision). So the driver
 loop holds log output from the venue's events to the submission of the tick's intents
 (`hold_output` / `release_output` in runtime/service/loop.py): records made meanwhile keep
-their creation time and their message (formatted into the record when it is made, so later
-changes to an argument cannot alter it) and are written, in order, right after the
+their creation time and their message (one with an argument that could still change, a
+dict say, is formatted when it is made) and are written, in order, right after the
 intents went out. ERROR and above are written at once, after whatever was held before them.
 Outside ticks (start-up, reloads, shutdown, other threads while no tick runs) records
 go straight out.
@@ -24,6 +24,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _FLAGS = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
 
 # Deferring handlers installed by `configure` (normally one); hold/release act on these.
+_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
 _installed: list[DeferredHandler] = []
 
 
@@ -47,13 +48,16 @@ class DeferredHandler(logging.Handler):
             self._held = []
             self.target.handle(record)
             return
-        try:
-            # What %-formatting would give when written, fixed now (as logging.handlers.QueueHandler does).
-            record.msg = record.getMessage()
-            record.args = None
-        except Exception:
-            self.handleError(record)
-            return
+        args = record.args
+        if args and not (type(args) is tuple and all(type(arg) in _IMMUTABLE for arg in args)):
+            # An argument that could still change: the message it gives now is fixed now (as
+            # logging.handlers.QueueHandler does); plain numbers and strings give the same later.
+            try:
+                record.msg = record.getMessage()
+                record.args = None
+            except Exception:
+                self.handleError(record)
+                return
         held.append(record)
 
     def hold(self) -> None:
