@@ -40,13 +40,16 @@ def test_held_records_are_written_in_order_at_release_with_their_message_as_made
     log = logging.getLogger("lighter_bot.test")
     log.info("before")
     logs.hold_output()
-    items = [1]
+    items, effects = [1], {"size_mult": 0.7}
     log.info("held %s", items)
+    log.info("held %s %.1f", effects, 2.0)
     items.append(2)                       # changing an argument later does not change the line
+    effects["size_mult"] = 0.5
     log.warning("held warning")
     assert [line for _, _, line in deferred] == [deferred[0][2]] and deferred[0][2].endswith("before")
     logs.release_output()
-    assert [line.split(": ", 1)[1] for _, _, line in deferred] == ["before", "held [1]", "held warning"]
+    assert [line.split(": ", 1)[1] for _, _, line in deferred] == \
+        ["before", "held [1]", "held {'size_mult': 0.7} 2.0", "held warning"]
     log.info("after")                     # not holding any more: straight out
     assert deferred[-1][2].endswith("after")
 

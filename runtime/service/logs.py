@@ -5,8 +5,9 @@ Formatting a record and writing it to stderr costs more than a quiet tick's whol
 work, and it lands on exactly the ticks that matter (a fill, a new decision). So the driver
 loop holds log output from the venue's events to the submission of the tick's intents
 (`hold_output` / `release_output` in runtime/service/loop.py): records made meanwhile keep
-their creation time and their message (one with an argument that could still change, a
-dict say, is formatted when it is made) and are written, in order, right after the
+their creation time and their message (numbers and strings are kept as they are, a dict
+of them is copied, and a record with any other argument is formatted when it is made, so
+nothing changed afterwards can alter a line) and are written, in order, right after the
 intents went out. ERROR and above are written at once, after whatever was held before them.
 Outside ticks (start-up, reloads, shutdown, other threads while no tick runs) records
 go straight out.
@@ -24,8 +25,28 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _FLAGS = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
 
 # Deferring handlers installed by `configure` (normally one); hold/release act on these.
-_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
 _installed: list[DeferredHandler] = []
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def _keep(args: object) -> tuple | None:
+    """`args` as they format now and will format when written: plain numbers and strings as
+    they are, a dict of them copied; None when some argument is anything else."""
+    if type(args) is not tuple:
+        return None
+    kept = None
+    for i, arg in enumerate(args):
+        kind = type(arg)
+        if kind in _PLAIN:
+            continue
+        if kind is dict and all(type(k) in _PLAIN and type(v) in _PLAIN for k, v in arg.items()):
+            if kept is None:
+                kept = list(args)
+            kept[i] = dict(arg)
+            continue
+        return None
+    return args if kept is None else tuple(kept)
 
 
 class DeferredHandler(logging.Handler):
@@ -49,15 +70,19 @@ class DeferredHandler(logging.Handler):
             self.target.handle(record)
             return
         args = record.args
-        if args and not (type(args) is tuple and all(type(arg) in _IMMUTABLE for arg in args)):
-            # An argument that could still change: the message it gives now is fixed now (as
-            # logging.handlers.QueueHandler does); plain numbers and strings give the same later.
-            try:
-                record.msg = record.getMessage()
-                record.args = None
-            except Exception:
-                self.handleError(record)
-                return
+        if args:
+            kept = _keep(args)
+            if kept is not None:
+                record.args = kept
+            else:
+                # An argument that could still change: the message it gives now is fixed now
+                # (as logging.handlers.QueueHandler does).
+                try:
+                    record.msg = record.getMessage()
+                    record.args = None
+                except Exception:
+                    self.handleError(record)
+                    return
         held.append(record)
 
     def hold(self) -> None:
