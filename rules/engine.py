@@ -152,8 +152,7 @@ class PolicyEngine:
             todo: Iterable[int] = range(len(self._rules))
             self._full_step = False
         else:
-            owner = self._slot_owner
-            todo = {owner[k] for k, a, b in zip(range(len(conds)), conds, last) if a is not b}
+            todo = {owner for owner, a, b in zip(self._slot_owner, conds, last) if a is not b}
             todo.discard(-1)
             due = self._due
             todo.update(i for i, at in due.items() if at <= now)

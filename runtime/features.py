@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from math import exp as _exp, floor as _floor, log as _log, sqrt as _sqrt
 
 from runtime.catalog import CATALOG, NEVER_AGE_S
 from runtime.config import Config
@@ -261,7 +262,8 @@ class FeatureStore:
         if bid <= 0.0 or ask <= 0.0:
             return False   # a one-sided book has no mid; keep the last one rather than invent one
         # Markouts due before this update saw the mid that was standing until now.
-        if self._markout_pending and self._markout_pending[0][0] <= ts:
+        pending = self._markout_pending
+        if pending and pending[0][0] <= ts:
             self._resolve_markouts(ts)
         mid = (bid + ask) * 0.5
         self._mid = mid
@@ -272,8 +274,9 @@ class FeatureStore:
         if self._unpriced_snapshot is not None:
             self._on_snapshot(self._unpriced_snapshot)
 
-        sec = math.floor(ts)
-        if self._sq_sec is not None and sec > self._sq_sec:
+        sec = _floor(ts)
+        sq_sec = self._sq_sec
+        if sq_sec is not None and sec > sq_sec:
             self._roll_sigma(sec)    # sigma_1m is current as of this event, not only as of the last tick
         if self._sample_mid == 0.0:
             self._sample_ts, self._sample_mid = ts, mid
@@ -319,17 +322,17 @@ class FeatureStore:
         The ring has already been rolled to this event's second (or a later one, if the
         event arrived after a tick: then it lands in the current second).
         """
-        ret = math.log(mid / self._sample_mid)
+        ret = _log(mid / self._sample_mid)
         ret_sq = ret * ret
-        keep = math.exp(dt * self._decay_per_s)
-        self._var_rate = keep * self._var_rate + (1.0 - keep) * (ret_sq / dt)
+        keep = _exp(dt * self._decay_per_s)
+        self._var_rate = var_rate = keep * self._var_rate + (1.0 - keep) * (ret_sq / dt)
         self._sample_ts, self._sample_mid = ts, mid
         values = self.values
-        values["vol_bps"] = math.sqrt(self._var_rate * SECONDS_PER_MINUTE) * BPS
+        values["vol_bps"] = _sqrt(var_rate * SECONDS_PER_MINUTE) * BPS
 
         self._sq_buckets[self._sq_sec % SIGMA_WINDOW_S] += ret_sq
-        self._sq_sum += ret_sq
-        values["sigma_1m_bps"] = math.sqrt(self._sq_sum) * BPS
+        self._sq_sum = sq_sum = self._sq_sum + ret_sq
+        values["sigma_1m_bps"] = _sqrt(sq_sum) * BPS
 
     def _roll_sigma(self, sec: int) -> None:
         """Empty the buckets of seconds that left the window, then resum the 60 that remain.

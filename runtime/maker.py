@@ -17,6 +17,7 @@ our live orders into intents, and the risk gate has the last word. Steps:
 """
 from __future__ import annotations
 
+import math
 from math import ceil, floor
 from typing import NamedTuple
 
@@ -47,6 +48,8 @@ class QuotePlan(NamedTuple):
 # NamedTuples built without their generated __new__ (two quotes and a plan per tick):
 # _new(Quote, (side, price, size)) is Quote(side, price, size), fields in order.
 _new = tuple.__new__
+# An open end of a range of tick counts.
+_NO_BOUND = 1 << 62
 
 
 class Maker:
@@ -60,8 +63,8 @@ class Maker:
         self._tick = market.tick
         self._min_base_lots = market._min_base_lots
         self._min_quote_units = market._min_quote_units
-        self._memo_ticks: int | None = None
-        self._memo_min_size = 0.0
+        # plan()'s memo of market.min_size_at(mid): valid for mids of lo..hi whole ticks
+        self._memo_lo_ticks, self._memo_hi_ticks, self._memo_min_size = 1, 0, 0.0
         self.config = config
         self._last_fill_ts = {"buy": -1e18, "sell": -1e18}
 
@@ -94,6 +97,7 @@ class Maker:
         self._memo_frac: float | None = None
         self._memo_effects: Effects | None = None
         self._memo_spread = 0.0
+        self._memo_raw_size: float | None = None
         self._memo_size = 0.0
 
     def note_fill(self, side: Side, ts: float) -> None:
@@ -120,9 +124,10 @@ class Maker:
         """Desired quotes for this tick. `allow_*` come from the risk state (reducing-only).
 
         The same arithmetic as `spread_bps`, `size_units` and the MarketSpec quantizers, inlined
-        (this runs every tick), with the parts that depend only on where volatility sits in its
-        band and on the effects kept until either changes, and the venue minimum at the mid
-        kept until the mid moves to another tick."""
+        (this runs every tick), with what depends only on where volatility sits in its band and
+        on the effects kept until either changes, the lot-quantized size until the unquantized
+        one changes, and the venue minimum at the mid while the mid stays in the range of
+        prices that have the same minimum."""
         mid = features["mid"]
         if mid <= 0:
             return QuotePlan(None, None, 0.0, "no_market", "no_market")
@@ -131,10 +136,16 @@ class Maker:
         if frac != self._memo_frac or effects is not self._memo_effects:
             self._memo_frac, self._memo_effects = frac, effects
             self._memo_spread = self._spread_at(frac, effects)
-            self._memo_size = self._size_before_floor(frac, effects)
+            size = self._size_in_band(frac, effects)
+            if size != self._memo_raw_size:
+                self._memo_raw_size = size
+                self._memo_size = self.market.quantize_size(size)
         spread = self._memo_spread
         size = self._memo_size
-        floor_units = self._min_size_at_mid(mid)
+        ticks = round(mid * self._price_scale)
+        if ticks < self._memo_lo_ticks or ticks > self._memo_hi_ticks:
+            self._min_size_for(ticks)
+        floor_units = self._memo_min_size
         if self._floor > floor_units * mid:
             floor_units = self.market.round_up_size(self._floor / mid)
         if not size > floor_units:
@@ -193,23 +204,41 @@ class Maker:
         spread = base + added
         return spread if spread > self._min_spread else self._min_spread
 
-    def _size_before_floor(self, frac: float, effects: Effects) -> float:
-        """`size_units` up to the floors: the band, the cap, quantized to the lot."""
+    def _size_in_band(self, frac: float, effects: Effects) -> float:
+        """`size_units` up to the floors and the lot: the band, the policies' multiplier, the cap."""
         size = self._size * (self._calm_mult + frac * self._mult_range) * effects.size_mult
         size = self._size_min if size < self._size_min else self._size_max if size > self._size_max else size
         cap = effects.size_cap_units
         if cap is not None and cap < size:
             size = cap
-        return self.market.quantize_size(size)
+        return size
 
-    def _min_size_at_mid(self, mid: float) -> float:
-        """`market.min_size_at(mid)`, which depends on the mid in whole ticks only: recomputed
-        when the mid moves to another tick."""
-        ticks = round(mid * self._price_scale)
-        if ticks != self._memo_ticks:
-            self._memo_ticks = ticks
-            self._memo_min_size = self.market.min_size_at(mid)
-        return self._memo_min_size
+    def _size_before_floor(self, frac: float, effects: Effects) -> float:
+        """`size_units` up to the floors: the band, the cap, quantized to the lot."""
+        return self.market.quantize_size(self._size_in_band(frac, effects))
+
+    def _min_size_for(self, ticks: int) -> None:
+        """Keep `market.min_size_at` for a price of `ticks` whole ticks (it depends on nothing
+        else) and the range of tick counts with the same minimum:
+
+            lots = max(min_base_lots, ceil(min_quote_units / ticks))
+
+        is min_base_lots for every ticks >= ceil(min_quote_units / min_base_lots), and a
+        larger L exactly for ceil(q / L) <= ticks <= (q - 1) // (L - 1)."""
+        if ticks <= 0:
+            self._memo_lo_ticks, self._memo_hi_ticks, self._memo_min_size = -_NO_BOUND, 0, math.inf
+            return
+        base, q = self._min_base_lots, self._min_quote_units
+        lots = -(-q // ticks)
+        if lots <= base:
+            lots = base
+            lo = 1 if base == 0 else max(1, -(-q // base))
+            hi = _NO_BOUND
+        else:
+            lo = -(-q // lots)
+            hi = (q - 1) // (lots - 1) if lots > 1 else _NO_BOUND
+        self._memo_lo_ticks, self._memo_hi_ticks = lo, hi
+        self._memo_min_size = round(lots / self._size_scale, self.market.size_decimals)
 
     def _blocked(self, side: Side, paused: bool, cooldown_s: float, allowed: bool, now: float) -> str:
         if not allowed:

@@ -251,3 +251,21 @@ def test_the_plan_is_exactly_the_spec_arithmetic_tick_after_tick(config, market,
                 reference_plan(maker, features, fx, now, allow_bid, allow_ask)
         if fill_side is not None:
             maker.note_fill(fill_side, now)
+
+
+@settings(max_examples=300, deadline=None)
+@given(specs, st.lists(st.one_of(st.integers(-2, 3), st.integers(1, 10**9), st.integers(90_000, 110_000)),
+                       min_size=1, max_size=30))
+def test_the_makers_kept_minimum_is_min_size_at_for_every_mid(spec, tick_counts):
+    """plan() keeps min_size_at(mid) while the mid stays in the range of whole ticks that has the
+    same minimum; whatever the order of mids, what it uses is what min_size_at says."""
+    maker = Maker(Config().maker, spec)
+    for count in tick_counts:
+        mid = count / spec._price_scale
+        ticks = round(mid * spec._price_scale)
+        if ticks < maker._memo_lo_ticks or ticks > maker._memo_hi_ticks:
+            maker._min_size_for(ticks)
+        assert maker._memo_min_size == spec.min_size_at(mid), (count, mid)
+        for edge in (maker._memo_lo_ticks, maker._memo_hi_ticks):    # the whole range agrees
+            if 0 < edge < 1 << 62:
+                assert spec.min_size_at(edge / spec._price_scale) == maker._memo_min_size
