@@ -29,6 +29,7 @@ from rules.effects import NEUTRAL, Effects, accumulate, neutral_accumulator, val
 from rules.ruleset import CompiledMachine, CompiledRule, CompiledSet, EffectBlock
 
 INACTIVE, PENDING, FIRING, COOLDOWN = 0, 1, 2, 3
+_INF = math.inf
 # Combinations of firing rules and machine states whose merged constant effects are kept.
 _STATIC_MEMO_SIZE = 256
 PHASE_NAMES = ("inactive", "pending", "firing", "cooldown")
@@ -154,21 +155,23 @@ class PolicyEngine:
         else:
             todo = {owner for owner, a, b in zip(self._slot_owner, conds, last) if a is not b}
             todo.discard(-1)
-            due = self._due
-            todo.update(i for i, at in due.items() if at <= now)
+            for i, at in self._due.items():
+                if at <= now:
+                    todo.add(i)
         changed = False
+        states, rules, due, status, step_rule = self._states, self._rules, self._due, self._status, self._step_rule
         for i in sorted(todo):
-            st = self._states[i]
+            st = states[i]
             was = st.phase == FIRING
-            at = self._step_rule(self._rules[i], st, conds, now)
-            if at < math.inf:
-                self._due[i] = at
+            at = step_rule(rules[i], st, conds, now)
+            if at < _INF:
+                due[i] = at
             else:
-                self._due.pop(i, None)
+                due.pop(i, None)
             if (st.phase == FIRING) != was:
                 changed = True
-                self._status[i] = not was
-        deadline = min(self._due.values(), default=math.inf)
+                status[i] = not was
+        deadline = min(due.values(), default=_INF)
         for j, machine in enumerate(self._machines):
             switched, at = self._step_machine(machine, self._mstates[j], conds, now)
             if at < deadline:
