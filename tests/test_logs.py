@@ -71,6 +71,74 @@ def test_configure_does_nothing_when_the_root_logger_already_has_a_handler():
     assert logs.configure("INFO", logging.NullHandler()) is None
 
 
+@pytest.fixture
+def configured(monkeypatch):
+    """`configure` as `lighter-bot run` does it, on a root logger cleared of pytest's capture, with
+    a clock the test moves; everything is put back afterwards."""
+    clock = [1_700_000_000.125]
+    monkeypatch.setattr(logging.time, "time", lambda: clock[0])
+    logging.getLogger("lighter_bot.test")          # the bot's loggers exist before configure, as in the CLI
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    root.handlers.clear()
+    out: list = []
+    handler = logs.configure("INFO", ListHandler(out))
+    try:
+        yield out, clock
+    finally:
+        logs.unconfigure(handler)
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+
+
+def test_calls_noted_during_a_tick_become_the_records_they_would_have_been(configured):
+    out, clock = configured
+    bot, other = logging.getLogger("lighter_bot.test"), logging.getLogger("somelib")
+    assert "_log" in vars(bot) and "_log" not in vars(other)     # only the bot's own calls are noted
+    logs.hold_output()
+    bot.info("fill %s %.4f @ %.4f", "buy", 0.061, 184.87)
+    clock[0] += 0.25
+    other.warning("a library speaks up")          # not the bot's: recorded at once, kept in order
+    clock[0] += 0.25
+    effects = {"size_mult": 0.7}
+    bot.info("effects %s", effects)
+    effects["size_mult"] = 0.5                    # later changes do not reach the line
+    clock[0] += 0.25
+    bot.warning("state %s", "reducing", extra={"event": "trading_state"})
+    assert out == []
+    clock[0] += 10.0                              # written later, stamped when logged
+    logs.release_output()
+    times = [logging.Formatter().formatTime(logging.makeLogRecord({"created": t, "msecs": (t % 1) * 1000}))
+             .split(" ", 1)[1] for t in (1_700_000_000.125, 1_700_000_000.375, 1_700_000_000.625, 1_700_000_000.875)]
+    assert [line.split(" ", 1)[1] for _, _, line in out] == [
+        f"{times[0]} INFO lighter_bot.test: fill buy 0.0610 @ 184.8700",
+        f"{times[1]} WARNING somelib: a library speaks up",
+        f"{times[2]} INFO lighter_bot.test: effects {{'size_mult': 0.7}}",
+        f"{times[3]} WARNING lighter_bot.test: state reducing"]
+
+
+def test_a_noted_call_gets_the_time_fields_logrecord_would_give_it():
+    made = logging.LogRecord("lighter_bot.x", logging.INFO, "(unknown file)", 0, "m", (), None)
+    later = logging.LogRecord("lighter_bot.x", logging.INFO, "(unknown file)", 0, "m", (), None)
+    logs._retime(later, made.created)
+    assert (later.created, later.msecs, later.relativeCreated) == (made.created, made.msecs, made.relativeCreated)
+
+
+def test_errors_and_exceptions_are_not_noted_but_written_in_order(configured):
+    out, clock = configured
+    bot = logging.getLogger("lighter_bot.test")
+    logs.hold_output()
+    bot.info("first")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        bot.warning("caught", exc_info=True)      # made at once (the exception is only there now), held
+    bot.error("broken")                           # out at once, after what was held
+    assert [line.split(": ", 1)[1].splitlines()[0] for _, _, line in out] == ["first", "caught", "broken"]
+    assert "ValueError: boom" in out[1][2]
+    logs.release_output()
+
+
 def test_configure_then_unconfigure_puts_logging_back():
     root = logging.getLogger()
     saved_handlers, saved_level = root.handlers[:], root.level
@@ -85,12 +153,17 @@ def test_configure_then_unconfigure_puts_logging_back():
         logs.unconfigure(handler)
         assert (logging._srcfile, logging.logThreads, logging.logProcesses, logging.logMultiprocessing) == flags
         assert handler not in logs._installed
+        assert all("_log" not in vars(logger) for logger in logs._bot_loggers())
     finally:
         root.handlers[:] = saved_handlers
         root.setLevel(saved_level)
 
 
-def test_the_loop_writes_a_ticks_log_lines_after_its_intents_were_submitted(deferred):
+def _message(item) -> str:
+    return item.getMessage() if isinstance(item, logging.LogRecord) else str(item.msg) % item.args
+
+
+def test_the_loop_writes_a_ticks_log_lines_after_its_intents_were_submitted(configured):
     """Including a fill drained between ticks that wakes the loop: its line waits for the
     intents of the tick it caused."""
     from adapters.paper.venue import PaperVenue
@@ -103,6 +176,7 @@ def test_the_loop_writes_a_ticks_log_lines_after_its_intents_were_submitted(defe
 
     from paper_harness import POLICIES
 
+    deferred, _ = configured
     config = BotConfig()
     venue = PaperVenue(market_spec(config.market), config.venue.paper, 0.0)
     trader = Trader(config, venue.market, load_policy_set([POLICIES], FEATURE_NAMES),
@@ -112,7 +186,7 @@ def test_the_loop_writes_a_ticks_log_lines_after_its_intents_were_submitted(defe
     held_at_submit = []
 
     def submit_marking(intents, now):
-        held = [record.getMessage() for record in handler._held or []]
+        held = [_message(item) for item in handler._held or []]
         if any(message.startswith(("fill ", "decision ")) for message in held):
             held_at_submit.append((len(deferred), held))
         deferred.append(("submit",))

@@ -1,16 +1,21 @@
 """How `lighter-bot run` logs: one handler on the root logger, in LOG_FORMAT, whose output waits
 while a tick turns venue events into intents.
 
-Formatting a record and writing it to stderr costs more than a quiet tick's whole trading
-work, and it lands on exactly the ticks that matter (a fill, a new decision). So the driver
-loop holds log output from the venue's events to the submission of the tick's intents
-(`hold_output` / `release_output` in runtime/service/loop.py): records made meanwhile keep
-their creation time and their message (numbers and strings are kept as they are, a dict
-of them is copied, and a record with any other argument is formatted when it is made, so
-nothing changed afterwards can alter a line) and are written, in order, right after the
-intents went out. ERROR and above are written at once, after whatever was held before them.
-Outside ticks (start-up, reloads, shutdown, other threads while no tick runs) records
-go straight out.
+Making a log record, formatting it and writing it to stderr costs more than a quiet tick's
+whole trading work, and it lands on exactly the ticks that matter (a fill, a new decision).
+So the driver loop holds log output from the venue's events to the submission of the
+tick's intents (`hold_output` / `release_output` in runtime/service/loop.py). Meanwhile a
+call on one of the bot's own loggers (`lighter_bot.*`) is only noted: logger, level,
+message, arguments and the time; any other record is kept as made. Right after the intents
+went out, the noted calls become records exactly as they would have been then (same time,
+same fields) and everything is written in the order it was logged.
+
+A message's arguments are kept as they are when they are numbers or strings and copied
+when they are a dict of those; a call with any other argument (or with exception or stack
+information) makes its record at once and fixes its message then, so nothing changed
+afterwards can alter a line. ERROR and above are written at once, after whatever was held
+before them. Outside ticks (start-up, reloads, shutdown, other threads while no tick runs)
+records go straight out.
 
 The fields logging collects for formats that name them (caller file and line, thread,
 process) are not collected: LOG_FORMAT names none of them.
@@ -18,6 +23,7 @@ process) are not collected: LOG_FORMAT names none of them.
 from __future__ import annotations
 
 import logging
+import time
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -47,6 +53,58 @@ def _keep(args: object) -> tuple | None:
             continue
         return None
     return args if kept is None else tuple(kept)
+
+
+class _Call:
+    """A logging call noted while output was held: made into its record when released."""
+
+    __slots__ = ("logger", "level", "msg", "args", "extra", "created")
+
+    def __init__(self, logger: logging.Logger, level: int, msg: object, args: tuple, extra: dict | None,
+                 created: float):
+        self.logger, self.level, self.msg, self.args, self.extra, self.created = \
+            logger, level, msg, args, extra, created
+
+    def record(self) -> logging.LogRecord:
+        """What Logger._log would have made at `created` (with no caller lookup, as configured)."""
+        logger = self.logger
+        record = logger.makeRecord(logger.name, self.level, "(unknown file)", 0, self.msg, self.args, None,
+                                   "(unknown function)", self.extra, None)
+        _retime(record, self.created)
+        return record
+
+
+def _retime(record: logging.LogRecord, created: float) -> None:
+    """Give `record` the time fields LogRecord.__init__ derives from time.time() == `created`."""
+    record.created = created
+    record.msecs = int((created - int(created)) * 1000) + 0.0
+    record.relativeCreated = (created - logging._startTime) * 1000
+
+
+def _noting_log(logger: logging.Logger, handler: DeferredHandler):
+    """A replacement for `logger._log` (what info(), warning(), log() ... call once the level
+    is enabled) that notes the call while `handler` holds output, and otherwise, or when the
+    call cannot wait (an error, exception or stack information, an argument that could
+    change), makes the record at once as Logger._log does."""
+    make_now = logger._log
+    now = time.time
+
+    def _log(level, msg, args, exc_info=None, extra=None, stack_info=False, stacklevel=1):
+        if handler._held is not None and level < logging.ERROR and not exc_info and not stack_info:
+            kept = _keep(args) if args else args
+            if kept is not None:
+                call = _Call(logger, level, msg, kept, dict(extra) if extra else None, now())
+                handler.acquire()
+                try:
+                    held = handler._held
+                    if held is not None:
+                        held.append(call)
+                        return
+                finally:
+                    handler.release()
+        make_now(level, msg, args, exc_info, extra, stack_info, stacklevel)
+
+    return _log
 
 
 class DeferredHandler(logging.Handler):
@@ -104,8 +162,11 @@ class DeferredHandler(logging.Handler):
         held, self._held = self._held, None
         if held:
             handle = self.target.handle
-            for record in held:
-                handle(record)
+            for item in held:
+                if type(item) is _Call:
+                    item.logger.handle(item.record())   # through its logger's handlers, this one included
+                else:
+                    handle(item)
 
     def flush(self) -> None:
         self.target.flush()
@@ -133,7 +194,16 @@ def configure(level: str | int, target: logging.Handler) -> DeferredHandler | No
     root.addHandler(handler)
     root.setLevel(level)
     _installed.append(handler)
+    for logger in _bot_loggers():
+        logger._log = _noting_log(logger, handler)
     return handler
+
+
+def _bot_loggers() -> list[logging.Logger]:
+    """The bot's loggers that exist (every module of the bot has made its own by now)."""
+    loggers = logging.Logger.manager.loggerDict
+    return [logger for name, logger in list(loggers.items())
+            if (name == "lighter_bot" or name.startswith("lighter_bot.")) and isinstance(logger, logging.Logger)]
 
 
 def unconfigure(handler: DeferredHandler | None) -> None:
@@ -143,6 +213,8 @@ def unconfigure(handler: DeferredHandler | None) -> None:
     logging.getLogger().removeHandler(handler)
     if handler in _installed:
         _installed.remove(handler)
+    for logger in _bot_loggers():
+        logger.__dict__.pop("_log", None)
     handler.close()
     for name, value in zip(_FLAGS, handler.saved_flags):
         setattr(logging, name, value)
