@@ -57,8 +57,8 @@ class Trace:
     def decision(self, trace: dict[str, Any], shadow: bool = False) -> None:
         self.sink.write({"type": "shadow_decision" if shadow else "decision", **trace})
         if not shadow and log.isEnabledFor(logging.INFO):
-            rules = ", ".join(a["rule"] for a in trace["active"]) or "none"
-            states = ", ".join(f"{k}={v['state']}" for k, v in trace["states"].items())
+            rules = ", ".join([a["rule"] for a in trace["active"]]) or "none"
+            states = ", ".join([f"{k}={v['state']}" for k, v in trace["states"].items()])
             log.info("decision %d [%s]: firing %s%s; effects %s", trace["seq"], trace["policy_version"], rules,
                      f"; states {states}" if states else "", trace["effects"] or "neutral")
 

@@ -160,7 +160,7 @@ def test_configure_then_unconfigure_puts_logging_back():
 
 
 def _message(item) -> str:
-    return item.getMessage() if isinstance(item, logging.LogRecord) else str(item.msg) % item.args
+    return item.getMessage() if isinstance(item, logging.LogRecord) else str(item[2]) % item[3]
 
 
 def test_the_loop_writes_a_ticks_log_lines_after_its_intents_were_submitted(configured):

@@ -55,23 +55,14 @@ def _keep(args: object) -> tuple | None:
     return args if kept is None else tuple(kept)
 
 
-class _Call:
-    """A logging call noted while output was held: made into its record when released."""
-
-    __slots__ = ("logger", "level", "msg", "args", "extra", "created")
-
-    def __init__(self, logger: logging.Logger, level: int, msg: object, args: tuple, extra: dict | None,
-                 created: float):
-        self.logger, self.level, self.msg, self.args, self.extra, self.created = \
-            logger, level, msg, args, extra, created
-
-    def record(self) -> logging.LogRecord:
-        """What Logger._log would have made at `created` (with no caller lookup, as configured)."""
-        logger = self.logger
-        record = logger.makeRecord(logger.name, self.level, "(unknown file)", 0, self.msg, self.args, None,
-                                   "(unknown function)", self.extra, None)
-        _retime(record, self.created)
-        return record
+def _record(logger: logging.Logger, level: int, msg: object, args: tuple, extra: dict | None,
+            created: float) -> logging.LogRecord:
+    """What Logger._log would have made at `created` for a noted call (with no caller lookup,
+    as configured)."""
+    record = logger.makeRecord(logger.name, level, "(unknown file)", 0, msg, args, None, "(unknown function)",
+                               extra, None)
+    _retime(record, created)
+    return record
 
 
 def _retime(record: logging.LogRecord, created: float) -> None:
@@ -93,7 +84,8 @@ def _noting_log(logger: logging.Logger, handler: DeferredHandler):
         if handler._held is not None and level < logging.ERROR and not exc_info and not stack_info:
             kept = _keep(args) if args else args
             if kept is not None:
-                call = _Call(logger, level, msg, kept, dict(extra) if extra else None, now())
+                # A noted call is a plain tuple (cheaper to make than any object): see _pass_on.
+                call = (logger, level, msg, kept, dict(extra) if extra else None, now())
                 handler.acquire()
                 try:
                     held = handler._held
@@ -163,8 +155,8 @@ class DeferredHandler(logging.Handler):
         if held:
             handle = self.target.handle
             for item in held:
-                if type(item) is _Call:
-                    item.logger.handle(item.record())   # through its logger's handlers, this one included
+                if type(item) is tuple:       # a noted call: its record goes through its logger's handlers
+                    item[0].handle(_record(*item))
                 else:
                     handle(item)
 

@@ -20,6 +20,8 @@ from typing import IO, Any
 KEEP_ROTATED = 5
 
 _encode = json.JSONEncoder(separators=(",", ":")).encode
+# The same encoding, refusing inf/nan instead of writing them (then the record is cleaned first).
+_encode_finite = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
 def _clean(value: Any) -> Any:
@@ -73,7 +75,10 @@ class JsonlFileSink:
         lines: list[str] = []
         size, limit = self._size, self.max_bytes
         for record in pending:
-            line = _encode(_clean(record)) + "\n"
+            try:
+                line = _encode_finite(record) + "\n"
+            except ValueError:
+                line = _encode(_clean(record)) + "\n"
             if size + len(line) > limit and size > 0:
                 self._file.write("".join(lines))
                 lines.clear()
