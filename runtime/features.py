@@ -123,7 +123,7 @@ class FeatureStore:
             venue_budget_frac=1.0,
         )
         self._handlers = {
-            BookTop: self._on_book,
+            BookTop: self.book_event,
             MarketTrade: self._on_trade,
             OrderOpen: self._on_open,
             OrderModified: self._on_modified,
@@ -247,20 +247,16 @@ class FeatureStore:
         self.values["trading_state"] = float(state)
         self.values["open_orders"] = float(open_orders)
 
-    def _on_book(self, event: BookTop) -> None:
-        if self.book_event(event):
-            self.publish_book()
-
-    def book_event(self, event: BookTop) -> bool:
+    def book_event(self, event: BookTop, publish: bool = True) -> bool | None:
         """Fold one book update into the store's state (the return sampler, the sigma ring, the
-        trend window, due markouts) without publishing the book's features; False for a
-        one-sided book, which changes nothing. `publish_book()` then writes them: after a
-        batch of events that is done once, with the same result as after each update
-        (`apply(book)` does both)."""
+        trend window, due markouts) and publish the book's features (what `apply` does).
+        With `publish=False` they are left for `publish_book()`: after a batch of events that
+        is done once, with the same result as after each update. True for a two-sided book;
+        None for a one-sided one, which changes nothing."""
         ts = event.ts
         bid, ask = event.bid_px, event.ask_px
         if bid <= 0.0 or ask <= 0.0:
-            return False   # a one-sided book has no mid; keep the last one rather than invent one
+            return None    # a one-sided book has no mid; keep the last one rather than invent one
         # Markouts due before this update saw the mid that was standing until now.
         pending = self._markout_pending
         if pending and pending[0][0] <= ts:
@@ -295,6 +291,16 @@ class FeatureStore:
             self._trend_mids.append(mid)
             if len(secs) > 1 and secs[1] <= ts - self._trend_lookback_s:
                 self._trim_trend(ts)
+        if publish:
+            # publish_book(), inlined: this runs for every book update applied one by one.
+            values = self.values
+            values["mid"] = mid
+            values["best_bid"] = bid
+            values["best_ask"] = ask
+            values["market_spread_bps"] = (ask - bid) / mid * BPS
+            values["inventory_notional"] = values["inventory_units"] * mid
+            values["unrealized_pnl"] = self._book.fifo.unrealized(mid)
+            values["trend_bps"] = (mid / self._trend_mids[0] - 1.0) * BPS
         return True
 
     def publish_book(self) -> None:

@@ -88,7 +88,7 @@ class Trader:
             kind = type(event)
             if kind is BookTop:
                 # Most events are book updates: their features are published once, after the batch.
-                if book_event(event):
+                if book_event(event, False):
                     booked = True
                 continue
             if kind is Fill:
