@@ -9,7 +9,13 @@
    simpleeval parsing on every call.
 2. Whole tick: `Trader.on_events` + `Trader.tick` (features, rules, maker, hedger,
    risk gate) over a simulated paper run; the paper venue's own simulation is
-   timed separately and not included.
+   not included. Twice: with the null trace sink and logging off, and as
+   `lighter-bot run` runs it: the decision trace into a `JsonlFileSink` and the
+   `lighter_bot` loggers at INFO, configured as the CLI configures them
+   (runtime/service/logs.py) but into a file instead of stderr (both in a temporary
+   directory). The trace records and log lines a tick makes are written after its
+   intents went to the venue, as the driver loop does; that write is timed
+   separately and reported beside the tick.
 
 Runs on one core (the loop is single-threaded). Figures vary with machine load;
 take the median of a few runs.
@@ -22,6 +28,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -56,16 +63,22 @@ def shipped_texts() -> list[tuple[Path, str]]:
 def record_features(config: Config, ticks: int) -> list[dict[str, float]]:
     """Feature vectors of a paper run, one per tick (so conditions change as they do live)."""
     import asyncio
+    import logging
 
     from runtime.service.loop import SimulatedClock, run_trader
     from rules.loader import load_policy_set
 
-    trader = Trader(config, market_spec(config.market), load_policy_set([REPO / "policies"], FEATURE_NAMES))
     venue = PaperVenue(market_spec(config.market), config.venue.paper, 0.0)
+    trader = Trader(config, venue.market, load_policy_set([REPO / "policies"], FEATURE_NAMES),
+                    supports_modify=venue.supports_modify)
     out: list[dict[str, float]] = []
-    asyncio.run(run_trader(trader, venue, SimulatedClock(0.0), tick_interval_s=config.runtime.tick_interval_s,
-                           duration_s=ticks * config.runtime.tick_interval_s,
-                           after_tick=lambda now: out.append(dict(trader.features.values))))
+    logging.disable(logging.WARNING)   # the venue's "stopped" warning at the end of the recording run
+    try:
+        asyncio.run(run_trader(trader, venue, SimulatedClock(0.0), tick_interval_s=config.runtime.tick_interval_s,
+                               duration_s=ticks * config.runtime.tick_interval_s,
+                               after_tick=lambda now: out.append(dict(trader.features.values))))
+    finally:
+        logging.disable(logging.NOTSET)
     return out[:ticks]
 
 
@@ -116,33 +129,86 @@ def time_simpleeval(sources, vectors, parse_every_call: bool) -> float:
     return (time.perf_counter() - start) / n * 1e6
 
 
-def time_whole_tick(config: Config, ticks: int) -> tuple[float, float, float, int]:
-    from rules.loader import load_policy_set
+class TickTimes(NamedTuple):
+    mean: float          # us, on_events + tick
+    median: float
+    p99: float
+    fills: int
+    flush_mean: float | None    # us per tick writing the held trace records and log lines after submit
+    flush_median: float | None
+    flush_p99: float | None
+    trace_lines: int
+    log_lines: int
 
-    trader = Trader(config, market_spec(config.market), load_policy_set([REPO / "policies"], FEATURE_NAMES))
-    venue = PaperVenue(market_spec(config.market), config.venue.paper, 0.0)
+
+def time_whole_tick(config: Config, ticks: int, production: bool) -> TickTimes:
+    """Time `on_events` + `tick` over a paper run, driven as runtime/service/loop.py drives it.
+
+    `production`: a `Trace(JsonlFileSink(...))` and logging configured as `lighter-bot run`
+    configures it (runtime/service/logs.py: the root logger at runtime.log_level, LOG_FORMAT,
+    output held during the tick), into a FileHandler instead of stderr. After each tick's
+    intents are submitted the loop writes the held trace records and log lines; that is
+    timed too, separately. Otherwise: the null sink, and logging as an unconfigured process
+    has it (nothing below WARNING)."""
     import asyncio
+    import tempfile
 
-    asyncio.run(venue.start())
-    trader.venue_healthy = venue.healthy
-    interval = config.runtime.tick_interval_s
-    tick_times = []
-    venue_s = 0.0
-    for i in range(ticks):
-        now = i * interval
-        t0 = time.perf_counter()
-        events = venue.drain(now)
-        t1 = time.perf_counter()
-        trader.on_events(events)
-        intents = trader.tick(now)
-        t2 = time.perf_counter()
-        venue.submit(intents, now)
-        venue_s += t1 - t0
-        tick_times.append(t2 - t1)
-    tick_times.sort()
-    median = statistics.median(tick_times) * 1e6
-    p99 = tick_times[int(len(tick_times) * 0.99)] * 1e6
-    return sum(tick_times) / ticks * 1e6, median, p99, trader.orders.fills_total
+    from rules.loader import load_policy_set
+    from runtime.service import logs
+    from runtime.service.trace_file import JsonlFileSink
+    from runtime.trace import Trace
+
+    with tempfile.TemporaryDirectory(prefix="tick_latency_") as tmp:
+        handler = None
+        sink = None
+        if production:
+            import logging
+
+            handler = logs.configure(config.runtime.log_level, logging.FileHandler(Path(tmp) / "bot.log"))
+            sink = JsonlFileSink(Path(tmp) / "decisions.jsonl",
+                                 max_bytes=int(config.runtime.decision_log_max_mb * 1024 * 1024))
+        try:
+            venue = PaperVenue(market_spec(config.market), config.venue.paper, 0.0)
+            asyncio.run(venue.start())
+            trader = Trader(config, venue.market, load_policy_set([REPO / "policies"], FEATURE_NAMES),
+                            trace=Trace(sink) if sink is not None else None, supports_modify=venue.supports_modify)
+            interval = config.runtime.tick_interval_s
+            clock = time.perf_counter
+            hold, release, flush = logs.hold_output, logs.release_output, trader.trace.flush
+            tick_times = []
+            flush_times = []
+            for i in range(ticks):
+                now = i * interval
+                events = venue.drain(now)
+                hold()
+                t1 = clock()
+                trader.on_events(events)
+                intents = trader.tick(now)
+                t2 = clock()
+                venue.submit(intents, now)
+                t3 = clock()
+                flush()
+                release()
+                flush_times.append(clock() - t3)
+                tick_times.append(t2 - t1)
+            fills = trader.orders.fills_total
+        finally:
+            trace_lines = log_lines = 0
+            if sink is not None:
+                sink.close()
+                trace_lines = sum(len(p.read_text().splitlines()) for p in Path(tmp).glob("decisions.jsonl*"))
+            if handler is not None:
+                logs.unconfigure(handler)
+                log_lines = len((Path(tmp) / "bot.log").read_text().splitlines())
+
+    def stats(times: list[float]) -> tuple[float, float, float]:
+        times = sorted(times)
+        return (sum(times) / len(times) * 1e6, statistics.median(times) * 1e6,
+                times[int(len(times) * 0.99)] * 1e6)
+
+    mean, median, p99 = stats(tick_times)
+    flush_stats = stats(flush_times) if production else (None, None, None)
+    return TickTimes(mean, median, p99, fills, *flush_stats, trace_lines, log_lines)
 
 
 def time_feature_events(config: Config, seconds: float) -> tuple[float, int]:
@@ -181,9 +247,16 @@ def main() -> None:
     print(f"reference, the {len(sources)} plain conditions of the extended set through simpleeval:")
     print(f"  pre-parsed AST                                      {time_simpleeval(sources, vectors, False):8.1f} us/tick")
     print(f"  parsed on every call                                {time_simpleeval(sources, vectors, True):8.1f} us/tick")
-    mean, median, p99, fills = time_whole_tick(config, args.ticks)
-    print("\nwhole tick (Trader.on_events + Trader.tick: features, rules, maker, hedger, risk), shipped policies:")
-    print(f"  mean {mean:.1f} us, median {median:.1f} us, p99 {p99:.1f} us over {args.ticks} ticks ({fills} fills)")
+    print("\nwhole tick (Trader.on_events + Trader.tick: features, rules, maker, hedger, risk), shipped policies, "
+          f"{args.ticks} ticks:")
+    for label, production in (("null trace, logging off", False), ("production trace + INFO logging", True)):
+        t = time_whole_tick(config, args.ticks, production)
+        print(f"  {label:32s} mean {t.mean:5.1f} us, median {t.median:5.1f} us, p99 {t.p99:6.1f} us "
+              f"({t.fills} fills)")
+        if production:
+            print(f"  {'':32s} ({t.trace_lines} trace lines, {t.log_lines} log lines written)")
+            print(f"  {'+ trace & log writes after submit':32s} mean {t.flush_mean:5.1f} us, median "
+                  f"{t.flush_median:5.1f} us, p99 {t.flush_p99:6.1f} us per tick (not on the events->intents path)")
     rate, n_events = time_feature_events(config, 3600.0)
     print(f"\nfeature store: {rate / 1e3:.0f} k events/s ({n_events} paper market events of one simulated hour)")
     import resource

@@ -90,8 +90,7 @@ class Effects(NamedTuple):
 
     def non_neutral(self) -> dict[str, float | bool]:
         """Only the effects some rule set, for traces and `explain`."""
-        return {name: value for name, value, (_, neutral) in zip(self._fields, self, MERGES.values())
-                if value != neutral}
+        return {name: value for name, value, neutral in zip(_FIELDS, self, _NEUTRALS) if value != neutral}
 
 
 NEUTRAL = Effects()
@@ -124,6 +123,7 @@ def valid_value(name: str, value: float | bool) -> bool:
 
 _KINDS = tuple(kind for kind, _ in MERGES.values())
 _NEUTRALS = tuple(neutral for _, neutral in MERGES.values())
+_FIELDS = Effects._fields
 
 
 def accumulate(acc: list, contributions: Iterable[tuple[str, float | bool]]) -> list:

@@ -29,6 +29,9 @@ from rules.effects import NEUTRAL, Effects, accumulate, neutral_accumulator, val
 from rules.ruleset import CompiledMachine, CompiledRule, CompiledSet, EffectBlock
 
 INACTIVE, PENDING, FIRING, COOLDOWN = 0, 1, 2, 3
+_INF = math.inf
+# Combinations of firing rules and machine states whose merged constant effects are kept.
+_STATIC_MEMO_SIZE = 256
 PHASE_NAMES = ("inactive", "pending", "firing", "cooldown")
 
 
@@ -100,6 +103,7 @@ class PolicyEngine:
         # Merged constant effects of what is firing, and the blocks whose values are
         # expressions; rebuilt only when the firing set or a state changes.
         self._static_acc: list = neutral_accumulator()
+        self._static_memo: dict[tuple, tuple[list, list[tuple[str, EffectBlock]]]] = {}
         self._dynamic: list[tuple[str, EffectBlock]] = []
         self._dynamic_values: list[tuple] = []
         self._effects = NEUTRAL
@@ -150,24 +154,25 @@ class PolicyEngine:
             todo: Iterable[int] = range(len(self._rules))
             self._full_step = False
         else:
-            owner = self._slot_owner
-            todo = {owner[k] for k, a, b in zip(range(len(conds)), conds, last) if a is not b}
+            todo = {owner for owner, a, b in zip(self._slot_owner, conds, last) if a is not b}
             todo.discard(-1)
-            due = self._due
-            todo.update(i for i, at in due.items() if at <= now)
+            for i, at in self._due.items():
+                if at <= now:
+                    todo.add(i)
         changed = False
+        states, rules, due, status, step_rule = self._states, self._rules, self._due, self._status, self._step_rule
         for i in sorted(todo):
-            st = self._states[i]
+            st = states[i]
             was = st.phase == FIRING
-            at = self._step_rule(self._rules[i], st, conds, now)
-            if at < math.inf:
-                self._due[i] = at
+            at = step_rule(rules[i], st, conds, now)
+            if at < _INF:
+                due[i] = at
             else:
-                self._due.pop(i, None)
+                due.pop(i, None)
             if (st.phase == FIRING) != was:
                 changed = True
-                self._status[i] = not was
-        deadline = min(self._due.values(), default=math.inf)
+                status[i] = not was
+        deadline = min(due.values(), default=_INF)
         for j, machine in enumerate(self._machines):
             switched, at = self._step_machine(machine, self._mstates[j], conds, now)
             if at < deadline:
@@ -282,13 +287,23 @@ class PolicyEngine:
         return out
 
     def _rebuild_static(self) -> None:
-        acc = neutral_accumulator()
-        dynamic = []
-        for key, block in self._sources():
-            accumulate(acc, block.static)
-            if block.dynamic is not None:
-                dynamic.append((key, block))
-        self._static_acc, self._dynamic = acc, dynamic
+        # The merge of constant effects depends only on which rules fire and which states the
+        # machines are in: kept per combination (a handful recur) until the set is swapped.
+        # Neither the accumulator nor the list is changed once built.
+        combination = (tuple(self._firing), tuple(self._current))
+        built = self._static_memo.get(combination)
+        if built is None:
+            acc = neutral_accumulator()
+            dynamic = []
+            for key, block in self._sources():
+                accumulate(acc, block.static)
+                if block.dynamic is not None:
+                    dynamic.append((key, block))
+            built = (acc, dynamic)
+            if len(self._static_memo) >= _STATIC_MEMO_SIZE:
+                self._static_memo.clear()
+            self._static_memo[combination] = built
+        self._static_acc, self._dynamic = built
 
     def _merge(self, features: Mapping[str, float], changed: bool) -> Effects:
         """Static effects merged once per change, plus expression values; the previous Effects
@@ -438,6 +453,7 @@ class PolicyEngine:
         self._last_conds = None   # forces a full step on the next tick
         self._slot_owner = _slot_owners(new)
         self._due = {}
+        self._static_memo = {}
         self._swapped = True
         return SwapReport(tuple(kept), tuple(changed), tuple(added), tuple(removed))
 

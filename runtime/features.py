@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from math import exp as _exp, floor as _floor, log as _log, sqrt as _sqrt
 
 from runtime.catalog import CATALOG, NEVER_AGE_S
 from runtime.config import Config
@@ -76,7 +77,7 @@ class FeatureStore:
         "_slice_s", "_edge_window_s", "_hit_fast_s", "_hit_window_fills", "_markout_horizon_s",
         "_size_tolerance_units",
         # book
-        "_mid", "_book_ts", "_last_price",
+        "_mid", "_bid", "_ask", "_book_ts", "_last_price",
         # volatility: the last sampled mid and the EWMA variance rate (log-return^2 per second)
         "_sample_ts", "_sample_mid", "_var_rate",
         # sigma_1m: squared sampled returns per second, ring indexed by second % SIGMA_WINDOW_S
@@ -122,7 +123,7 @@ class FeatureStore:
             venue_budget_frac=1.0,
         )
         self._handlers = {
-            BookTop: self._on_book,
+            BookTop: self.book_event,
             MarketTrade: self._on_trade,
             OrderOpen: self._on_open,
             OrderModified: self._on_modified,
@@ -140,6 +141,8 @@ class FeatureStore:
         self._book = PositionBook(10.0 ** -config.market.size_decimals, config.orders.reconcile_grace_s)
 
         self._mid = 0.0
+        self._bid = 0.0
+        self._ask = 0.0
         self._book_ts = 0.0
         self._last_price = 0.0
         self._sample_ts = 0.0
@@ -244,31 +247,32 @@ class FeatureStore:
         self.values["trading_state"] = float(state)
         self.values["open_orders"] = float(open_orders)
 
-    def _on_book(self, event: BookTop) -> None:
+    def book_event(self, event: BookTop, publish: bool = True) -> bool | None:
+        """Fold one book update into the store's state (the return sampler, the sigma ring, the
+        trend window, due markouts) and publish the book's features (what `apply` does).
+        With `publish=False` they are left for `publish_book()`: after a batch of events that
+        is done once, with the same result as after each update. True for a two-sided book;
+        None for a one-sided one, which changes nothing."""
         ts = event.ts
         bid, ask = event.bid_px, event.ask_px
         if bid <= 0.0 or ask <= 0.0:
-            return   # a one-sided book has no mid; keep the last one rather than invent one
+            return None    # a one-sided book has no mid; keep the last one rather than invent one
         # Markouts due before this update saw the mid that was standing until now.
-        if self._markout_pending and self._markout_pending[0][0] <= ts:
+        pending = self._markout_pending
+        if pending and pending[0][0] <= ts:
             self._resolve_markouts(ts)
         mid = (bid + ask) * 0.5
         self._mid = mid
+        self._bid = bid
+        self._ask = ask
         self._book_ts = ts
         self._last_price = mid
         if self._unpriced_snapshot is not None:
             self._on_snapshot(self._unpriced_snapshot)
-        values = self.values
-        values["mid"] = mid
-        values["best_bid"] = bid
-        values["best_ask"] = ask
-        values["market_spread_bps"] = (ask - bid) / mid * BPS
-        units = values["inventory_units"]
-        values["inventory_notional"] = units * mid
-        values["unrealized_pnl"] = self._book.fifo.unrealized(mid)
 
-        sec = math.floor(ts)
-        if self._sq_sec is not None and sec > self._sq_sec:
+        sec = _floor(ts)
+        sq_sec = self._sq_sec
+        if sq_sec is not None and sec > sq_sec:
             self._roll_sigma(sec)    # sigma_1m is current as of this event, not only as of the last tick
         if self._sample_mid == 0.0:
             self._sample_ts, self._sample_mid = ts, mid
@@ -287,6 +291,32 @@ class FeatureStore:
             self._trend_mids.append(mid)
             if len(secs) > 1 and secs[1] <= ts - self._trend_lookback_s:
                 self._trim_trend(ts)
+        if publish:
+            # publish_book(), inlined: this runs for every book update applied one by one.
+            values = self.values
+            values["mid"] = mid
+            values["best_bid"] = bid
+            values["best_ask"] = ask
+            values["market_spread_bps"] = (ask - bid) / mid * BPS
+            values["inventory_notional"] = values["inventory_units"] * mid
+            values["unrealized_pnl"] = self._book.fifo.unrealized(mid)
+            values["trend_bps"] = (mid / self._trend_mids[0] - 1.0) * BPS
+        return True
+
+    def publish_book(self) -> None:
+        """Write the features the last book update determines: the touch, the spread, the
+        inventory marked at the mid and the trend. Every input is the store's state after
+        that update (later fills and snapshots re-mark inventory at the same mid, and nothing
+        but a book update moves the mid or the trend window), so publishing once after a
+        batch gives exactly what publishing after each update would have left."""
+        values = self.values
+        mid, bid, ask = self._mid, self._bid, self._ask
+        values["mid"] = mid
+        values["best_bid"] = bid
+        values["best_ask"] = ask
+        values["market_spread_bps"] = (ask - bid) / mid * BPS
+        values["inventory_notional"] = values["inventory_units"] * mid
+        values["unrealized_pnl"] = self._book.fifo.unrealized(mid)
         values["trend_bps"] = (mid / self._trend_mids[0] - 1.0) * BPS
 
     def _sample_return(self, ts: float, mid: float, dt: float) -> None:
@@ -298,17 +328,17 @@ class FeatureStore:
         The ring has already been rolled to this event's second (or a later one, if the
         event arrived after a tick: then it lands in the current second).
         """
-        ret = math.log(mid / self._sample_mid)
+        ret = _log(mid / self._sample_mid)
         ret_sq = ret * ret
-        keep = math.exp(dt * self._decay_per_s)
-        self._var_rate = keep * self._var_rate + (1.0 - keep) * (ret_sq / dt)
+        keep = _exp(dt * self._decay_per_s)
+        self._var_rate = var_rate = keep * self._var_rate + (1.0 - keep) * (ret_sq / dt)
         self._sample_ts, self._sample_mid = ts, mid
         values = self.values
-        values["vol_bps"] = math.sqrt(self._var_rate * SECONDS_PER_MINUTE) * BPS
+        values["vol_bps"] = _sqrt(var_rate * SECONDS_PER_MINUTE) * BPS
 
         self._sq_buckets[self._sq_sec % SIGMA_WINDOW_S] += ret_sq
-        self._sq_sum += ret_sq
-        values["sigma_1m_bps"] = math.sqrt(self._sq_sum) * BPS
+        self._sq_sum = sq_sum = self._sq_sum + ret_sq
+        values["sigma_1m_bps"] = _sqrt(sq_sum) * BPS
 
     def _roll_sigma(self, sec: int) -> None:
         """Empty the buckets of seconds that left the window, then resum the 60 that remain.

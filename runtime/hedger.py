@@ -55,8 +55,19 @@ class Hedger:
         self._last_clip_ts = -1e18
         self.abandoned_total = 0
         self.crosses_total = 0
+        self._params_memo: tuple[Effects, HedgerConfig, HedgeParams] | None = None
 
     def params(self, effects: Effects) -> HedgeParams:
+        """The knobs for `effects`; the same object while the effects and the config stay the same
+        objects (the engine hands out one Effects until something changes)."""
+        memo = self._params_memo
+        if memo is not None and memo[0] is effects and memo[1] is self.config:
+            return memo[2]
+        params = self._params(effects)
+        self._params_memo = (effects, self.config, params)
+        return params
+
+    def _params(self, effects: Effects) -> HedgeParams:
         cfg = self.config
         slippage = cfg.max_slippage_bps
         if effects.hedge_max_slippage_bps is not None:
@@ -77,12 +88,12 @@ class Hedger:
         cfg = self.config
         if not cfg.enabled:
             return []
-        if orders.hedge_in_doubt():
+        live, in_doubt = orders.hedge_and_doubt()
+        if in_doubt:
             self.mode = "waiting"     # a hedge whose fate is unknown: the next snapshot settles it
             return []
         inventory = features["inventory_units"]
         mid = features["mid"]
-        live = orders.hedge()
         excess = abs(inventory) - cfg.target_units
         if mid <= 0 or (self.plan is None and abs(inventory) <= cfg.trigger_units) or excess <= 0:
             self.plan, self.mode = None, "idle"

@@ -17,12 +17,14 @@ our live orders into intents, and the risk gate has the last word. Steps:
 """
 from __future__ import annotations
 
+import math
+from math import ceil, floor
 from typing import NamedTuple
 
 from rules.effects import Effects
 from runtime.config import MakerConfig
 from runtime.events import Side
-from runtime.market import MarketSpec
+from runtime.market import _EPS_STEPS, MarketSpec
 
 BPS = 1e-4
 
@@ -43,11 +45,26 @@ class QuotePlan(NamedTuple):
     ask_blocked: str
 
 
+# NamedTuples built without their generated __new__ (two quotes and a plan per tick):
+# _new(Quote, (side, price, size)) is Quote(side, price, size), fields in order.
+_new = tuple.__new__
+# An open end of a range of tick counts.
+_NO_BOUND = 1 << 62
+
+
 class Maker:
     """Pure quote computation plus the per-side fill cooldown clocks."""
 
     def __init__(self, config: MakerConfig, market: MarketSpec):
         self.market = market
+        self._price_scale = market._price_scale
+        self._price_decimals = market.price_decimals
+        self._size_scale = market._size_scale
+        self._tick = market.tick
+        self._min_base_lots = market._min_base_lots
+        self._min_quote_units = market._min_quote_units
+        # plan()'s memo of market.min_size_at(mid): valid for mids of lo..hi whole ticks
+        self._memo_lo_ticks, self._memo_hi_ticks, self._memo_min_size = 1, 0, 0.0
         self.config = config
         self._last_fill_ts = {"buy": -1e18, "sell": -1e18}
 
@@ -76,6 +93,12 @@ class Maker:
         self._size_max = config.size_max_units
         self._floor = config.notional_floor
         self._tolerance = config.requote_tolerance_bps * BPS
+        # plan()'s memo of the spread and the size before the floors (they depend on these numbers)
+        self._memo_frac: float | None = None
+        self._memo_effects: Effects | None = None
+        self._memo_spread = 0.0
+        self._memo_raw_size: float | None = None
+        self._memo_size = 0.0
 
     def note_fill(self, side: Side, ts: float) -> None:
         self._last_fill_ts[side] = ts
@@ -86,56 +109,136 @@ class Maker:
         return 0.0 if frac < 0 else 1.0 if frac > 1 else frac
 
     def spread_bps(self, vol_bps: float, effects: Effects) -> float:
-        band_spread = self._band_min + self._vol_frac(vol_bps) * self._band_range
+        return self._spread_at(self._vol_frac(vol_bps), effects)
+
+    def size_units(self, vol_bps: float, mid: float, effects: Effects) -> float:
+        size = self._size_before_floor(self._vol_frac(vol_bps), effects)
+        # The notional floor and the venue minimum win over everything: a smaller order is refused.
+        floor_units = self.market.min_size_at(mid)
+        if self._floor > floor_units * mid:
+            floor_units = self.market.round_up_size(self._floor / mid)
+        return size if size > floor_units else floor_units
+
+    def plan(self, features: dict[str, float], effects: Effects, now: float,
+             allow_bid: bool = True, allow_ask: bool = True) -> QuotePlan:
+        """Desired quotes for this tick. `allow_*` come from the risk state (reducing-only).
+
+        The same arithmetic as `spread_bps`, `size_units` and the MarketSpec quantizers, inlined
+        (this runs every tick), with what depends only on where volatility sits in its band and
+        on the effects kept until either changes, the lot-quantized size until the unquantized
+        one changes, and the venue minimum at the mid while the mid stays in the range of
+        prices that have the same minimum."""
+        mid = features["mid"]
+        if mid <= 0:
+            return QuotePlan(None, None, 0.0, "no_market", "no_market")
+        frac = (features["vol_bps"] - self._calm_vol) / self._vol_range
+        frac = 0.0 if frac < 0 else 1.0 if frac > 1 else frac
+        if frac != self._memo_frac or effects is not self._memo_effects:
+            self._memo_frac, self._memo_effects = frac, effects
+            self._memo_spread = self._spread_at(frac, effects)
+            size = self._size_in_band(frac, effects)
+            if size != self._memo_raw_size:
+                self._memo_raw_size = size
+                self._memo_size = self.market.quantize_size(size)
+        spread = self._memo_spread
+        size = self._memo_size
+        ticks = round(mid * self._price_scale)
+        if ticks < self._memo_lo_ticks or ticks > self._memo_hi_ticks:
+            self._min_size_for(ticks)
+        floor_units = self._memo_min_size
+        if self._floor > floor_units * mid:
+            floor_units = self.market.round_up_size(self._floor / mid)
+        if not size > floor_units:
+            size = floor_units
+        half = spread / 2
+
+        if not allow_bid:
+            bid_reason = "risk"
+        elif effects.pause_bid:
+            bid_reason = "pause"
+        elif effects.bid_cooldown_s > 0 and now - self._last_fill_ts["buy"] < effects.bid_cooldown_s:
+            bid_reason = "cooldown"
+        else:
+            bid_reason = ""
+        if not allow_ask:
+            ask_reason = "risk"
+        elif effects.pause_ask:
+            ask_reason = "pause"
+        elif effects.ask_cooldown_s > 0 and now - self._last_fill_ts["sell"] < effects.ask_cooldown_s:
+            ask_reason = "cooldown"
+        else:
+            ask_reason = ""
+        bid = ask = None
+        scale, decimals = self._price_scale, self._price_decimals
+        if not bid_reason:
+            # MarketSpec.quantize_price(..., "buy"): bids round down.
+            price = round(floor(mid * (1 - (half + effects.bid_spread_add_bps) * BPS) * scale + _EPS_STEPS) / scale,
+                          decimals)
+            best_ask = features["best_ask"]
+            if best_ask > 0 and price >= best_ask:
+                price = round(floor((best_ask - self._tick) * scale + _EPS_STEPS) / scale, decimals)
+            # The venue checks the notional at the order's own price, which for a bid is below the mid
+            # the size was floored at: re-check there, or a bid a few bps down is refused (21706).
+            # (MarketSpec.is_valid_order, inlined.)
+            price_ticks = round(price * scale)
+            lots = round(size * self._size_scale)
+            valid = price_ticks > 0 and lots >= self._min_base_lots and lots * price_ticks >= self._min_quote_units
+            bid_size = size if valid else self.market.min_size_at(price)
+            bid = _new(Quote, ("buy", price, bid_size)) if price > 0 else None
+        if not ask_reason:
+            # MarketSpec.quantize_price(..., "sell"): asks round up.
+            price = round(ceil(mid * (1 + (half + effects.ask_spread_add_bps) * BPS) * scale - _EPS_STEPS) / scale,
+                          decimals)
+            best_bid = features["best_bid"]
+            if best_bid > 0 and price <= best_bid:
+                price = round(ceil((best_bid + self._tick) * scale - _EPS_STEPS) / scale, decimals)
+            ask = _new(Quote, ("sell", price, size))   # above the mid: the floor at the mid already holds
+        return _new(QuotePlan, (bid, ask, spread, bid_reason, ask_reason))
+
+    def _spread_at(self, frac: float, effects: Effects) -> float:
+        """`spread_bps` for a volatility already placed in its band (`_vol_frac`)."""
+        band_spread = self._band_min + frac * self._band_range
         base = band_spread if band_spread > self._spread else self._spread
         added = effects.spread_add_bps
         added = self._max_cut if added < self._max_cut else self._max_add if added > self._max_add else added
         spread = base + added
         return spread if spread > self._min_spread else self._min_spread
 
-    def size_units(self, vol_bps: float, mid: float, effects: Effects) -> float:
-        size = self._size * (self._calm_mult + self._vol_frac(vol_bps) * self._mult_range) * effects.size_mult
+    def _size_in_band(self, frac: float, effects: Effects) -> float:
+        """`size_units` up to the floors and the lot: the band, the policies' multiplier, the cap."""
+        size = self._size * (self._calm_mult + frac * self._mult_range) * effects.size_mult
         size = self._size_min if size < self._size_min else self._size_max if size > self._size_max else size
         cap = effects.size_cap_units
         if cap is not None and cap < size:
             size = cap
-        # The notional floor and the venue minimum win over everything: a smaller order is refused.
-        floor_units = self.market.min_size_at(mid)
-        if self._floor > floor_units * mid:
-            floor_units = self.market.round_up_size(self._floor / mid)
-        size = self.market.quantize_size(size)
-        return size if size > floor_units else floor_units
+        return size
 
-    def plan(self, features: dict[str, float], effects: Effects, now: float,
-             allow_bid: bool = True, allow_ask: bool = True) -> QuotePlan:
-        """Desired quotes for this tick. `allow_*` come from the risk state (reducing-only)."""
-        mid = features["mid"]
-        if mid <= 0:
-            return QuotePlan(None, None, 0.0, "no_market", "no_market")
-        vol = features["vol_bps"]
-        spread = self.spread_bps(vol, effects)
-        size = self.size_units(vol, mid, effects)
-        half = spread / 2
-        bid_reason = self._blocked("buy", effects.pause_bid, effects.bid_cooldown_s, allow_bid, now)
-        ask_reason = self._blocked("sell", effects.pause_ask, effects.ask_cooldown_s, allow_ask, now)
-        bid = ask = None
-        market = self.market
-        if not bid_reason:
-            price = market.quantize_price(mid * (1 - (half + effects.bid_spread_add_bps) * BPS), "buy")
-            best_ask = features["best_ask"]
-            if best_ask > 0 and price >= best_ask:
-                price = market.quantize_price(best_ask - market.tick, "buy")
-            # The venue checks the notional at the order's own price, which for a bid is below the mid
-            # the size was floored at: re-check there, or a bid a few bps down is refused (21706).
-            bid_size = size if market.is_valid_order(price, size) else market.min_size_at(price)
-            bid = Quote("buy", price, bid_size) if price > 0 else None
-        if not ask_reason:
-            price = market.quantize_price(mid * (1 + (half + effects.ask_spread_add_bps) * BPS), "sell")
-            best_bid = features["best_bid"]
-            if best_bid > 0 and price <= best_bid:
-                price = market.quantize_price(best_bid + market.tick, "sell")
-            ask = Quote("sell", price, size)   # above the mid: the floor at the mid already holds
-        return QuotePlan(bid, ask, spread, bid_reason, ask_reason)
+    def _size_before_floor(self, frac: float, effects: Effects) -> float:
+        """`size_units` up to the floors: the band, the cap, quantized to the lot."""
+        return self.market.quantize_size(self._size_in_band(frac, effects))
+
+    def _min_size_for(self, ticks: int) -> None:
+        """Keep `market.min_size_at` for a price of `ticks` whole ticks (it depends on nothing
+        else) and the range of tick counts with the same minimum:
+
+            lots = max(min_base_lots, ceil(min_quote_units / ticks))
+
+        is min_base_lots for every ticks >= ceil(min_quote_units / min_base_lots), and a
+        larger L exactly for ceil(q / L) <= ticks <= (q - 1) // (L - 1)."""
+        if ticks <= 0:
+            self._memo_lo_ticks, self._memo_hi_ticks, self._memo_min_size = -_NO_BOUND, 0, math.inf
+            return
+        base, q = self._min_base_lots, self._min_quote_units
+        lots = -(-q // ticks)
+        if lots <= base:
+            lots = base
+            lo = 1 if base == 0 else max(1, -(-q // base))
+            hi = _NO_BOUND
+        else:
+            lo = -(-q // lots)
+            hi = (q - 1) // (lots - 1) if lots > 1 else _NO_BOUND
+        self._memo_lo_ticks, self._memo_hi_ticks = lo, hi
+        self._memo_min_size = round(lots / self._size_scale, self.market.size_decimals)
 
     def _blocked(self, side: Side, paused: bool, cooldown_s: float, allowed: bool, now: float) -> str:
         if not allowed:

@@ -316,8 +316,33 @@ class OrderTracker:
 
     def in_doubt(self, side: Side, purpose: OrderPurpose) -> bool:
         """An order of ours on `side` whose fate we do not know: place nothing beside it until settled."""
-        return any(o.state is OrderState.UNKNOWN and o.side == side and o.purpose == purpose
-                   for o in self.orders.values())
+        for o in self.orders.values():
+            if o.state is OrderState.UNKNOWN and o.side == side and o.purpose == purpose:
+                return True
+        return False
+
+    def quotes(self) -> tuple[LiveOrder | None, LiveOrder | None, bool, bool]:
+        """(quote("buy"), quote("sell"), in_doubt("buy", "quote"), in_doubt("sell", "quote")) in one
+        pass over the orders, for the requote step of every tick."""
+        bid = ask = None
+        bid_doubt = ask_doubt = False
+        unknown = OrderState.UNKNOWN
+        for o in self.orders.values():
+            if o.purpose != "quote":
+                continue
+            state, side = o.state, o.side
+            if state is unknown:
+                if side == "buy":
+                    bid_doubt = True
+                elif side == "sell":
+                    ask_doubt = True
+            elif state in _WORKING:
+                if side == "buy":
+                    if bid is None:
+                        bid = o
+                elif side == "sell" and ask is None:
+                    ask = o
+        return bid, ask, bid_doubt, ask_doubt
 
     def hedge(self) -> LiveOrder | None:
         """Our working hedge order (not being canceled, not in doubt)."""
@@ -327,11 +352,31 @@ class OrderTracker:
         return None
 
     def hedge_in_doubt(self) -> bool:
-        return any(o.purpose == "hedge" and o.state is OrderState.UNKNOWN for o in self.orders.values())
+        for o in self.orders.values():
+            if o.purpose == "hedge" and o.state is OrderState.UNKNOWN:
+                return True
+        return False
+
+    def hedge_and_doubt(self) -> tuple[LiveOrder | None, bool]:
+        """(hedge(), hedge_in_doubt()) in one pass over the orders."""
+        live = None
+        doubt = False
+        for o in self.orders.values():
+            if o.purpose == "hedge":
+                state = o.state
+                if state is OrderState.UNKNOWN:
+                    doubt = True
+                elif live is None and state in _WORKING:
+                    live = o
+        return live, doubt
 
     def exposure_lots(self, side: Side) -> int:
         """Lots our orders on `side` could still add, whatever their state."""
-        return sum(o.exposure_lots for o in self.orders.values() if o.side == side)
+        total = 0
+        for o in self.orders.values():
+            if o.side == side:
+                total += o.exposure_lots
+        return total
 
     def exposure(self, side: Side) -> float:
         """`exposure_lots` in units (what the risk gate compares with its limits)."""
@@ -339,10 +384,11 @@ class OrderTracker:
 
     def best_own(self, side: Side) -> float | None:
         """Our most aggressive live price on `side` (highest bid / lowest ask), for the self-trade check."""
-        prices = [o.price for o in self.orders.values() if o.side == side]
-        for o in self.orders.values():
-            if o.side == side and o.modify_to is not None:
-                prices.append(o.modify_to[0])
+        orders = self.orders.values()
+        prices = [o.price for o in orders if o.side == side]
         if not prices:
             return None
+        for o in orders:
+            if o.modify_to is not None and o.side == side:
+                prices.append(o.modify_to[0])
         return max(prices) if side == "buy" else min(prices)

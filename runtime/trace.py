@@ -22,7 +22,11 @@ log = logging.getLogger("lighter_bot.decisions")
 
 
 class TraceSink(Protocol):
-    """Where trace records go. `write` must not raise into the trading loop."""
+    """Where trace records go. `write` must not raise into the trading loop.
+
+    A sink may keep records and do its I/O in an optional `flush()`, which the service
+    calls after each tick's intents went to the venue (`Trace.flush`). Records are built
+    fresh for the sink and never changed afterwards, so keeping them is safe."""
 
     def write(self, record: dict[str, Any]) -> None: ...
 
@@ -52,9 +56,9 @@ class Trace:
 
     def decision(self, trace: dict[str, Any], shadow: bool = False) -> None:
         self.sink.write({"type": "shadow_decision" if shadow else "decision", **trace})
-        if not shadow:
-            rules = ", ".join(a["rule"] for a in trace["active"]) or "none"
-            states = ", ".join(f"{k}={v['state']}" for k, v in trace["states"].items())
+        if not shadow and log.isEnabledFor(logging.INFO):
+            rules = ", ".join([a["rule"] for a in trace["active"]]) or "none"
+            states = ", ".join([f"{k}={v['state']}" for k, v in trace["states"].items()])
             log.info("decision %d [%s]: firing %s%s; effects %s", trace["seq"], trace["policy_version"], rules,
                      f"; states {states}" if states else "", trace["effects"] or "neutral")
 
@@ -76,3 +80,10 @@ class Trace:
 
     def event(self, kind: str, **fields: Any) -> None:
         self.sink.write({"type": kind, **fields})
+
+    def flush(self) -> None:
+        """Let a buffering sink write what it kept (the service calls this between ticks, after
+        the tick's intents were submitted; the core never does)."""
+        flush = getattr(self.sink, "flush", None)
+        if flush is not None:
+            flush()

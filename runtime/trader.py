@@ -72,6 +72,9 @@ class Trader:
         self.funding_total = 0.0
         self._decision_seq = 0
         self._last_state = self.risk.state
+        self._coded_state, self._state_code = self.risk.state, self.risk.state.code
+        self._requote_config: Config | None = None
+        self._requote_knobs: tuple[float, float, float, float, float] = (0.0, 0.0, 0.0, 0.0, 0.0)
         self._last_snapshot_request = -1e18
         self._shut_down = False
         self._rule_errors_seen = 0
@@ -89,8 +92,15 @@ class Trader:
     # -- inputs ---------------------------------------------------------------------------------
     def on_events(self, events: list[Event]) -> None:
         features, orders, trace = self.features, self.orders, self.trace
+        book_event = features.book_event
+        booked = False
         for event in events:
             kind = type(event)
+            if kind is BookTop:
+                # Most events are book updates: their features are published once, after the batch.
+                if book_event(event, False):
+                    booked = True
+                continue
             if kind is Fill:
                 if not features.apply(event):
                     trace.event("duplicate_fill", ts=event.ts, client_id=event.client_id, trade_id=event.trade_id)
@@ -126,6 +136,8 @@ class Trader:
                 orders.note_seq(event.seq)
                 self.funding_total += event.amount
                 trace.event("funding", ts=event.ts, amount=event.amount, rate=event.rate, seq=event.seq)
+        if booked:
+            features.publish_book()
         corrections = features.position_book.corrections
         if corrections:
             for c in corrections:
@@ -212,10 +224,14 @@ class Trader:
             self.plan = plan = self.maker.plan(values, effects, now, allow_bid=active or inventory < 0,
                                                allow_ask=active or inventory > 0)
             hedge = self.hedger.step(values, effects, self.orders, now, self.orders.next_client_id)
-            intents += self._defer_self_crossing_hedges(hedge)
+            if hedge:
+                intents += self._defer_self_crossing_hedges(hedge)
             intents += self._requote(plan, seq, now)
         approved = self._gate(intents, seq, now)
-        features.note_trading_state(self.risk.state.code, len(self.orders.orders))
+        state = self.risk.state
+        if state is not self._coded_state:
+            self._coded_state, self._state_code = state, state.code
+        features.note_trading_state(self._state_code, len(self.orders.orders))
         self.ticks_total += 1
         return approved
 
@@ -250,8 +266,8 @@ class Trader:
         if orders.needs_snapshot and now - self._last_snapshot_request >= cfg.reconcile_interval_s:
             self._last_snapshot_request = now
             out.append(RequestSnapshot("orders in doubt"))
-        for order in orders.live("orphan"):
-            if order.state is OrderState.OPEN:
+        for order in orders.orders.values():
+            if order.purpose == "orphan" and order.state is OrderState.OPEN:
                 log.warning("order %d on the venue is not ours to keep (left by an earlier run?): canceling",
                             order.client_id)
                 out.append(CancelOrder(order.client_id))
@@ -289,13 +305,13 @@ class Trader:
     def _requote(self, plan: QuotePlan, decision: int, now: float) -> list[Intent]:
         intents: list[Intent] = []
         orders = self.orders
-        for side, want in (("buy", plan.bid), ("sell", plan.ask)):
-            live = orders.quote(side)
+        bid, ask, bid_doubt, ask_doubt = orders.quotes()
+        for side, want, live, doubt in (("buy", plan.bid, bid, bid_doubt), ("sell", plan.ask, ask, ask_doubt)):
             if want is None:
                 if live is not None:
                     intents.append(CancelOrder(live.client_id, decision))
                 continue
-            if orders.in_doubt(side, "quote"):
+            if doubt:
                 continue   # one of our quotes there may still be live: settle that first
             if live is not None:
                 if live.modify_to is not None or not self._should_requote(live, want, now):
@@ -318,17 +334,21 @@ class Trader:
         runs low; in the last `budget_reserve_frac` of the budget it does not move at all, so
         protective moves and cancels always find a request left.
         """
-        cfg = self.config.maker
-        tolerance = cfg.requote_tolerance_bps * BPS
+        if self.config is not self._requote_config:   # the config is frozen; a reload replaces it
+            cfg = self.config.maker
+            self._requote_config = self.config
+            self._requote_knobs = (cfg.requote_tolerance_bps * BPS, cfg.budget_low_frac, cfg.budget_tolerance_mult,
+                                   cfg.budget_reserve_frac, cfg.min_quote_life_s)
+        tolerance, low_frac, tolerance_mult, reserve_frac, min_life_s = self._requote_knobs
         gap = (live.price - want.price) / want.price
         adverse = gap if want.side == "buy" else -gap
         if adverse > tolerance:
             return True
         budget = self.features.values["venue_budget_frac"]
-        if budget < cfg.budget_reserve_frac or now - live.priced_ts < cfg.min_quote_life_s:
+        if budget < reserve_frac or now - live.priced_ts < min_life_s:
             return False
-        if budget < cfg.budget_low_frac:
-            tolerance *= 1.0 + (cfg.budget_tolerance_mult - 1.0) * (1.0 - budget / cfg.budget_low_frac)
+        if budget < low_frac:
+            tolerance *= 1.0 + (tolerance_mult - 1.0) * (1.0 - budget / low_frac)
         return -adverse > tolerance or live.remaining_lots != self.market.size_lots(want.size)
 
     def _gate(self, intents: list[Intent], decision: int, now: float) -> list[Intent]:

@@ -37,3 +37,53 @@ def test_rotation_keeps_the_newest_lines_and_a_bounded_number_of_files(tmp_path)
     assert last[-1] == 999
     previous = [json.loads(line)["n"] for line in (tmp_path / "d.jsonl.1").read_text().splitlines()]
     assert previous[-1] + 1 == last[0]   # nothing lost between files
+
+
+def test_records_reach_the_file_when_flushed_and_rotation_still_splits_between_lines(tmp_path):
+    path = tmp_path / "d.jsonl"
+    sink = JsonlFileSink(path, max_bytes=2000)
+    log = Trace(sink)
+    log.event("tick", n=0)
+    assert path.read_text() == ""            # kept until the tick's intents went out
+    log.flush()
+    assert [json.loads(line)["n"] for line in path.read_text().splitlines()] == [0]
+    for i in range(1, 200):                  # one flush spanning several rotations
+        log.event("tick", n=i)
+    log.flush()
+    log.event("tick", n=200)
+    sink.close()                             # close writes what is still kept
+    files = [tmp_path / f"d.jsonl.{i}" for i in range(KEEP_ROTATED, 0, -1)] + [path]
+    numbers = [json.loads(line)["n"] for p in files if p.exists() for line in p.read_text().splitlines()]
+    assert numbers == list(range(numbers[0], 201))
+    assert all(p.stat().st_size <= 2000 for p in tmp_path.iterdir())
+
+
+def test_the_loop_writes_each_ticks_records_after_the_tick(tmp_path):
+    """The driver flushes after every tick: what a tick traced is on disk when the tick's observers run."""
+    import asyncio
+
+    from adapters.paper.venue import PaperVenue
+    from lighter_bot import BotConfig
+    from rules.loader import load_policy_set
+    from runtime.catalog import FEATURE_NAMES
+    from runtime.market import market_spec
+    from runtime.service.loop import SimulatedClock, run_trader
+    from runtime.trader import Trader
+
+    from paper_harness import POLICIES
+
+    config = BotConfig()
+    path = tmp_path / "d.jsonl"
+    sink = JsonlFileSink(path)
+    venue = PaperVenue(market_spec(config.market), config.venue.paper, 0.0)
+    trader = Trader(config, venue.market, load_policy_set([POLICIES], FEATURE_NAMES), trace=Trace(sink),
+                    supports_modify=venue.supports_modify)
+    seen = []
+    asyncio.run(run_trader(trader, venue, SimulatedClock(0.0), tick_interval_s=0.25, duration_s=30.0,
+                           after_tick=lambda now: seen.append((sink._pending == [], path.read_text().count("\n")))))
+    assert all(flushed for flushed, _ in seen)
+    assert seen[0][1] > 0 and "run_start" in path.read_text().splitlines()[0]
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert "cancel_all" in [r["type"] for r in records]        # the shutdown's records are written too,
+    assert records[-1]["type"] == "venue_status" and records[-1]["connected"] is False   # to the last one
+    sink.close()

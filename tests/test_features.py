@@ -450,3 +450,39 @@ def test_a_restart_seeds_the_position_at_the_venues_entry_price():
     assert store.position.avg_entry == pytest.approx(180.0)
     assert store.values["unrealized_pnl"] == pytest.approx(1.0)   # marked against 180, not the first mid
     assert store.position_book.mismatches_total == 0              # a seed is not a mismatch
+
+
+def test_a_batch_of_book_updates_published_once_leaves_what_applying_each_leaves():
+    """The Trader folds a batch's book updates into the store and publishes the book's features
+    once (FeatureStore.book_event(.., publish=False) + publish_book()); every value must be what
+    applying each event in turn leaves, fills and snapshots between the updates included."""
+    import asyncio
+
+    from adapters.paper.venue import PaperVenue
+    from lighter_bot import BotConfig
+    from runtime.events import BookTop
+    from runtime.market import market_spec
+
+    config = BotConfig()
+    venue = PaperVenue(market_spec(config.market), config.venue.paper, 0.0)
+    asyncio.run(venue.start())
+    one_by_one, batched = FeatureStore(config), FeatureStore(config)
+    events = venue.drain(120.0)
+    events.insert(5, BookTop(events[5].ts, 0.0, 185.0, 1.0, 1.0))      # a one-sided book in between
+    fills = [Fill(e.ts, 1, "buy" if i % 2 else "sell", e.bid_px, 0.061, "maker", trade_id=f"t{i}", seq=i + 1)
+             for i, e in enumerate(events[10::40]) if isinstance(e, BookTop)]
+    for fill in fills:                                                 # fills land between book updates
+        events.insert(next(i for i, e in enumerate(events) if e.ts >= fill.ts) + 1, fill)
+    for start in range(0, len(events), 7):                             # batches of seven events
+        batch = events[start:start + 7]
+        booked = False
+        for event in batch:
+            one_by_one.apply(event)
+            if type(event) is BookTop:
+                booked = batched.book_event(event, False) or booked
+            else:
+                batched.apply(event)
+        if booked:
+            batched.publish_book()
+        assert batched.values == one_by_one.values
+    assert fills

@@ -4,7 +4,6 @@ bounded time without escaping errors."""
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 import time

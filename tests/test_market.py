@@ -194,3 +194,78 @@ def test_hedge_orders_are_valid_at_their_own_price(inventory, force):
     assert placed
     for intent in placed:
         assert SOL.is_valid_order(intent.price, intent.size), intent
+
+
+# -- the maker's fast path is the same arithmetic --------------------------------------------------
+
+def reference_plan(maker: Maker, features: dict[str, float], fx, now: float, allow_bid: bool, allow_ask: bool):
+    """`Maker.plan` written with the public pieces it inlines (spread_bps, size_units, the MarketSpec
+    quantizers), as it was before it was inlined: the plan must be exactly this, float for float."""
+    from runtime.maker import BPS, Quote, QuotePlan
+
+    mid = features["mid"]
+    if mid <= 0:
+        return QuotePlan(None, None, 0.0, "no_market", "no_market")
+    vol = features["vol_bps"]
+    spread = maker.spread_bps(vol, fx)
+    size = maker.size_units(vol, mid, fx)
+    half = spread / 2
+    bid_reason = maker._blocked("buy", fx.pause_bid, fx.bid_cooldown_s, allow_bid, now)
+    ask_reason = maker._blocked("sell", fx.pause_ask, fx.ask_cooldown_s, allow_ask, now)
+    bid = ask = None
+    market = maker.market
+    if not bid_reason:
+        price = market.quantize_price(mid * (1 - (half + fx.bid_spread_add_bps) * BPS), "buy")
+        if features["best_ask"] > 0 and price >= features["best_ask"]:
+            price = market.quantize_price(features["best_ask"] - market.tick, "buy")
+        bid_size = size if market.is_valid_order(price, size) else market.min_size_at(price)
+        bid = Quote("buy", price, bid_size) if price > 0 else None
+    if not ask_reason:
+        price = market.quantize_price(mid * (1 + (half + fx.ask_spread_add_bps) * BPS), "sell")
+        if features["best_bid"] > 0 and price <= features["best_bid"]:
+            price = market.quantize_price(features["best_bid"] + market.tick, "sell")
+        ask = Quote("sell", price, size)
+    return QuotePlan(bid, ask, spread, bid_reason, ask_reason)
+
+
+ticks_of_a_run = st.lists(st.tuples(
+    st.one_of(st.sampled_from([0.0, -1.0]), st.floats(0.01, 100_000), st.sampled_from([185.0, 185.0004, 185.0006])),
+    st.floats(0, 60), st.floats(-3e-4, 3e-4), st.booleans(), st.booleans(),
+    st.floats(0, 10), st.sampled_from(["buy", "sell", None])), min_size=1, max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(makers, markets, st.lists(effects, min_size=1, max_size=3), ticks_of_a_run,
+       st.sampled_from([0.0, 2.0]), st.sampled_from([0.0, 30.0]))
+def test_the_plan_is_exactly_the_spec_arithmetic_tick_after_tick(config, market, fxs, ticks, bid_cool, pause):
+    """One maker over a run of ticks (so whatever it keeps between ticks is exercised): mids that
+    repeat or move by fractions of a tick, volatility inside and outside the band, effects that
+    change or stay, touches that the quote would cross, fills starting cooldowns."""
+    maker = Maker(config, market)
+    for i, (mid, vol_bps, touch, allow_bid, allow_ask, now, fill_side) in enumerate(ticks):
+        fx = fxs[i % len(fxs)]._replace(bid_cooldown_s=bid_cool, pause_ask=pause > 0 and i % 2 == 1)
+        features = {"mid": mid, "best_bid": mid * (1 - 1e-4 + touch), "best_ask": mid * (1 + 1e-4 - touch),
+                    "vol_bps": vol_bps}
+        for repeat in range(2):      # the same inputs twice: the second comes from what was kept
+            assert maker.plan(features, fx, now, allow_bid, allow_ask) == \
+                reference_plan(maker, features, fx, now, allow_bid, allow_ask)
+        if fill_side is not None:
+            maker.note_fill(fill_side, now)
+
+
+@settings(max_examples=300, deadline=None)
+@given(specs, st.lists(st.one_of(st.integers(-2, 3), st.integers(1, 10**9), st.integers(90_000, 110_000)),
+                       min_size=1, max_size=30))
+def test_the_makers_kept_minimum_is_min_size_at_for_every_mid(spec, tick_counts):
+    """plan() keeps min_size_at(mid) while the mid stays in the range of whole ticks that has the
+    same minimum; whatever the order of mids, what it uses is what min_size_at says."""
+    maker = Maker(Config().maker, spec)
+    for count in tick_counts:
+        mid = count / spec._price_scale
+        ticks = round(mid * spec._price_scale)
+        if ticks < maker._memo_lo_ticks or ticks > maker._memo_hi_ticks:
+            maker._min_size_for(ticks)
+        assert maker._memo_min_size == spec.min_size_at(mid), (count, mid)
+        for edge in (maker._memo_lo_ticks, maker._memo_hi_ticks):    # the whole range agrees
+            if 0 < edge < 1 << 62:
+                assert spec.min_size_at(edge / spec._price_scale) == maker._memo_min_size

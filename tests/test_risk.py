@@ -261,3 +261,24 @@ def test_the_drawdown_peak_leaves_with_its_window():
     g.observe(1.0, MID, 0.1, 5.0)
     g.observe(200.0, MID, 0.1, 3.5)                              # the 5.0 peak is older than the window
     assert g.drawdown_quote == 0.0
+
+
+# -- the tracker's one-pass queries answer what the separate ones do ----------------------------------
+
+from runtime.orders import LiveOrder, OrderState  # noqa: E402
+
+_orders = st.lists(st.tuples(st.sampled_from(["buy", "sell"]), st.sampled_from(["quote", "hedge", "orphan"]),
+                             st.sampled_from(list(OrderState))), max_size=8)
+
+
+@given(_orders)
+def test_one_pass_order_queries_agree_with_the_separate_ones(specs):
+    tracker = OrderTracker(MarketSpec(2, "SOL", 3, 3, 0.061, 10.0))
+    for client_id, (side, purpose, state) in enumerate(specs, start=1):
+        tracker.orders[client_id] = LiveOrder(client_id, side, 185.0, 61, 61, purpose, "post_only", 0.0, 0.001,
+                                              state)
+    bid, ask, bid_doubt, ask_doubt = tracker.quotes()
+    assert bid is tracker.quote("buy") and ask is tracker.quote("sell")
+    assert (bid_doubt, ask_doubt) == (tracker.in_doubt("buy", "quote"), tracker.in_doubt("sell", "quote"))
+    live, doubt = tracker.hedge_and_doubt()
+    assert live is tracker.hedge() and doubt == tracker.hedge_in_doubt()

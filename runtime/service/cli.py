@@ -24,6 +24,7 @@ from runtime.catalog import FEATURE_NAMES, describe_catalog
 from runtime.features import FeatureStore
 from runtime.market import MarketSpec, market_spec
 from runtime.ports import Venue
+from runtime.service import logs
 from runtime.service.app import serve
 from runtime.service.config import BotConfig, load_config
 from runtime.service.loop import SimulatedClock, WallClock
@@ -208,8 +209,7 @@ def _explain(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, open_venue: VenueFactory) -> int:
     config = _config(args)
-    logging.basicConfig(level=config.runtime.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(config.runtime.log_level, logging.StreamHandler(sys.stderr))
     if args.simulated and args.duration is None:
         print("error: --simulated needs --duration SECONDS (simulated time runs as fast as the CPU allows)",
               file=sys.stderr)

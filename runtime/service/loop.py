@@ -7,6 +7,10 @@ seconds through exactly the same code.
 
 Stopping, however it happens (duration reached, SIGINT/SIGTERM, an error), ends in
 the same place: every order is canceled and the venue is stopped.
+
+Trace records and log lines are written after each tick's intents were submitted
+(`Trace.flush`, runtime/service/logs.py), never between the venue's events and the
+intents they lead to.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from runtime.ports import Venue
+from runtime.service import logs
 from runtime.service.status_board import StatusBoard
 from runtime.trader import Trader
 
@@ -120,10 +125,13 @@ async def run_trader(trader: Trader, venue: Venue, clock: Clock, *, tick_interva
             wake.clear()
             now = clock.now()
             if polled and not woken:
+                logs.hold_output()
                 trader.on_events(venue.drain(now))
                 if not urgent:
+                    trader.trace.flush()
+                    logs.release_output()
                     continue
-                woken = True
+                woken = True   # a fill or a jump: tick now; what it logged waits for the tick's intents
             urgent = False
             if not woken and now - next_ts > tick_interval_s:
                 late += 1
@@ -131,10 +139,14 @@ async def run_trader(trader: Trader, venue: Venue, clock: Clock, *, tick_interva
             if between_ticks is not None:
                 between_ticks(now)
             started = time.perf_counter()
+            logs.hold_output()
             trader.on_events(venue.drain(now))
             intents = trader.tick(now)
             if intents:
                 venue.submit(intents, now)
+            # The trace file's and the log's I/O, once the tick's intents are on their way.
+            trader.trace.flush()
+            logs.release_output()
             if board is not None:
                 board.publish(trader, time.perf_counter() - started)
             if after_tick is not None:
@@ -146,10 +158,13 @@ async def run_trader(trader: Trader, venue: Venue, clock: Clock, *, tick_interva
         reason = "error"
         raise
     finally:
+        logs.release_output()
         now = max(clock.now(), now)
+        trader.trace.flush()
         venue.submit(trader.shutdown(reason), now)
         trader.on_events(venue.drain(now))
         await venue.stop()
         trader.on_events(venue.drain(now))
+        trader.trace.flush()
         log.info("stopped after %d ticks (%s); %d live orders left", ticks, reason, len(trader.orders.orders))
     return RunSummary(ticks, late, start, now, reason)

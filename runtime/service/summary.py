@@ -29,6 +29,12 @@ class TeeSink:
         for sink in self.sinks:
             sink.write(record)
 
+    def flush(self) -> None:
+        for sink in self.sinks:
+            flush = getattr(sink, "flush", None)
+            if flush is not None:
+                flush()
+
 
 class RunRecorder:
     """Counts what a run did; `summary()` is the JSON document."""

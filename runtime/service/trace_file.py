@@ -1,4 +1,10 @@
-"""The decision trace on disk: JSON lines, flushed per line, rotated at a size limit.
+"""The decision trace on disk: JSON lines, written once per tick, rotated at a size limit.
+
+`write` only keeps the record; `flush` serializes what was kept and writes it in one
+go. The driver loop (runtime/service/loop.py) flushes after each tick's intents went to
+the venue, so the trace's JSON encoding and file I/O stay off the events -> intents
+path, and at shutdown; `close` flushes what is left. A process killed outright loses at
+most the records of the tick in progress; an error in the loop still flushes them.
 
 Rotated at `max_bytes` (the seed's ledger used 5 MB), keeping KEEP_ROTATED old files,
 so a bot left running for weeks cannot fill its disk with traces.
@@ -13,6 +19,10 @@ from typing import IO, Any
 # Rotated files kept next to the live one (decisions.jsonl.1 ... .N), oldest dropped.
 KEEP_ROTATED = 5
 
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+# The same encoding, refusing inf/nan instead of writing them (then the record is cleaned first).
+_encode_finite = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+
 
 def _clean(value: Any) -> Any:
     """JSON has no inf/nan; write them as strings rather than produce an unreadable line."""
@@ -26,14 +36,15 @@ def _clean(value: Any) -> Any:
 
 
 class JsonlFileSink:
-    """A `runtime.trace.TraceSink` appending one JSON line per record, flushed per line so a
-    crash loses nothing written."""
+    """A `runtime.trace.TraceSink` appending one JSON line per record. Records are kept in
+    memory until `flush()` (once per tick, by the service's loop) or `close()`."""
 
     def __init__(self, path: Path | str, max_bytes: int = 5 * 1024 * 1024):
         self.path = Path(path)
         self.max_bytes = max_bytes
         self._file: IO[str] | None = None
         self._size = 0
+        self._pending: list[dict[str, Any]] = []
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._open()
 
@@ -51,15 +62,35 @@ class JsonlFileSink:
         self._open()
 
     def write(self, record: dict[str, Any]) -> None:
-        if self._file is None:
+        """Keep `record` for the next flush (records are built fresh and not changed afterwards)."""
+        if self._file is not None:
+            self._pending.append(record)
+
+    def flush(self) -> None:
+        """Write every kept record as a JSON line, rotating between lines at the size limit."""
+        pending = self._pending
+        if not pending or self._file is None:
             return
-        line = json.dumps(_clean(record), separators=(",", ":")) + "\n"
-        if self._size + len(line) > self.max_bytes and self._size > 0:
-            self._rotate()
-        self._file.write(line)
-        self._size += len(line)
+        self._pending = []
+        lines: list[str] = []
+        size, limit = self._size, self.max_bytes
+        for record in pending:
+            try:
+                line = _encode_finite(record) + "\n"
+            except ValueError:
+                line = _encode(_clean(record)) + "\n"
+            if size + len(line) > limit and size > 0:
+                self._file.write("".join(lines))
+                lines.clear()
+                self._rotate()
+                size = self._size
+            lines.append(line)
+            size += len(line)
+        self._file.write("".join(lines))
+        self._size = size
 
     def close(self) -> None:
         if self._file is not None:
+            self.flush()
             self._file.close()
             self._file = None
