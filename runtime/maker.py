@@ -12,7 +12,9 @@ our live orders into intents, and the risk gate has the last word. Steps:
    policies' `size_mult`, clamped to size_min..size_max, capped by
    `size_cap_units`, then raised to the notional floor and the exchange minimum
    and quantized to the lot, so the venue never refuses it (the seed's 21706).
-3. prices: mid -/+ half the spread (plus per-side adds), rounded outward to the
+3. prices: mid -/+ half the spread plus the policies' per-side adds, each add capped
+   to [-max_spread_cut_bps, +max_spread_add_bps] and each side kept at least
+   min_spread_bps / 2 from the mid (a policy cannot park one side on the mid), rounded outward to the
    tick and kept off the opposite touch so a post-only order never crosses.
 """
 from __future__ import annotations
@@ -172,8 +174,8 @@ class Maker:
         scale, decimals = self._price_scale, self._price_decimals
         if not bid_reason:
             # MarketSpec.quantize_price(..., "buy"): bids round down.
-            price = round(floor(mid * (1 - (half + effects.bid_spread_add_bps) * BPS) * scale + _EPS_STEPS) / scale,
-                          decimals)
+            price = round(floor(mid * (1 - self._side_bps(half, effects.bid_spread_add_bps) * BPS) * scale
+                                + _EPS_STEPS) / scale, decimals)
             best_ask = features["best_ask"]
             if best_ask > 0 and price >= best_ask:
                 price = round(floor((best_ask - self._tick) * scale + _EPS_STEPS) / scale, decimals)
@@ -187,13 +189,21 @@ class Maker:
             bid = _new(Quote, ("buy", price, bid_size)) if price > 0 else None
         if not ask_reason:
             # MarketSpec.quantize_price(..., "sell"): asks round up.
-            price = round(ceil(mid * (1 + (half + effects.ask_spread_add_bps) * BPS) * scale - _EPS_STEPS) / scale,
-                          decimals)
+            price = round(ceil(mid * (1 + self._side_bps(half, effects.ask_spread_add_bps) * BPS) * scale
+                               - _EPS_STEPS) / scale, decimals)
             best_bid = features["best_bid"]
             if best_bid > 0 and price <= best_bid:
                 price = round(ceil((best_bid + self._tick) * scale - _EPS_STEPS) / scale, decimals)
             ask = _new(Quote, ("sell", price, size))   # above the mid: the floor at the mid already holds
         return _new(QuotePlan, (bid, ask, spread, bid_reason, ask_reason))
+
+    def _side_bps(self, half: float, added: float) -> float:
+        """One side's distance from the mid: half the spread plus its own add, the add bounded like the
+        total (a -1000 bps skew is -max_spread_cut_bps), the side never nearer than min_spread_bps / 2."""
+        added = self._max_cut if added < self._max_cut else self._max_add if added > self._max_add else added
+        distance = half + added
+        min_half = self._min_spread / 2
+        return distance if distance > min_half else min_half
 
     def _spread_at(self, frac: float, effects: Effects) -> float:
         """`spread_bps` for a volatility already placed in its band (`_vol_frac`)."""

@@ -215,13 +215,13 @@ def reference_plan(maker: Maker, features: dict[str, float], fx, now: float, all
     bid = ask = None
     market = maker.market
     if not bid_reason:
-        price = market.quantize_price(mid * (1 - (half + fx.bid_spread_add_bps) * BPS), "buy")
+        price = market.quantize_price(mid * (1 - maker._side_bps(half, fx.bid_spread_add_bps) * BPS), "buy")
         if features["best_ask"] > 0 and price >= features["best_ask"]:
             price = market.quantize_price(features["best_ask"] - market.tick, "buy")
         bid_size = size if market.is_valid_order(price, size) else market.min_size_at(price)
         bid = Quote("buy", price, bid_size) if price > 0 else None
     if not ask_reason:
-        price = market.quantize_price(mid * (1 + (half + fx.ask_spread_add_bps) * BPS), "sell")
+        price = market.quantize_price(mid * (1 + maker._side_bps(half, fx.ask_spread_add_bps) * BPS), "sell")
         if features["best_bid"] > 0 and price <= features["best_bid"]:
             price = market.quantize_price(features["best_bid"] + market.tick, "sell")
         ask = Quote("sell", price, size)
@@ -269,3 +269,24 @@ def test_the_makers_kept_minimum_is_min_size_at_for_every_mid(spec, tick_counts)
         for edge in (maker._memo_lo_ticks, maker._memo_hi_ticks):    # the whole range agrees
             if 0 < edge < 1 << 62:
                 assert spec.min_size_at(edge / spec._price_scale) == maker._memo_min_size
+
+
+def test_per_side_adds_are_bounded_like_the_total_and_never_reach_the_mid():
+    """A policy asking -1000 bps on one side gets the configured cut at most, and the side stays at least
+    half the minimum spread from the mid (it once quoted 1 bps above the mid and was picked off)."""
+    from rules.effects import NEUTRAL
+
+    config = Config().maker
+    maker = Maker(config, SOL)
+    features = {"mid": 185.0, "vol_bps": 0.0, "best_bid": 184.99, "best_ask": 185.01}
+    plain = maker.plan(features, NEUTRAL, 0.0)
+    skewed = maker.plan(features, NEUTRAL._replace(bid_spread_add_bps=-1000.0, ask_spread_add_bps=-1000.0), 0.0)
+    for quote, sign in ((skewed.bid, -1), (skewed.ask, +1)):
+        distance_bps = sign * (quote.price / 185.0 - 1) * 1e4
+        assert distance_bps >= config.min_spread_bps / 2 - 0.06          # one tick of rounding (0.054 bps)
+    cut = config.max_spread_cut_bps
+    half = plain.spread_bps / 2
+    assert skewed.bid.price <= SOL.quantize_price(185.0 * (1 - max(half - cut, config.min_spread_bps / 2) * 1e-4),
+                                                  "buy")
+    wide = maker.plan(features, NEUTRAL._replace(ask_spread_add_bps=1000.0), 0.0)
+    assert wide.ask.price <= SOL.quantize_price(185.0 * (1 + (half + config.max_spread_add_bps) * 1e-4), "sell")
