@@ -70,5 +70,6 @@ class BotStatus:
     policy_set_valid: bool = True               # files on disk == live set
     policy_reload_total: int = 0
     policy_reload_errors_total: int = 0
+    trace_write_errors_total: int = 0           # decision-trace writes that failed (the bot kept trading)
     reload_alive: bool = True                   # the policy watcher and compile loop are running
     reload_last_check_wall_ts: float = 0.0      # when the policy folder was last checked (0: never)

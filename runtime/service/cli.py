@@ -245,7 +245,7 @@ def _run(args: argparse.Namespace, open_venue: VenueFactory) -> int:
         print(f"error: {trace_path}: cannot write the decision trace: {exc.strerror or exc} "
               "(set runtime.decision_log or --decision-log to a writable file)", file=sys.stderr)
         return EXIT_PROBLEMS
-    board, commands = StatusBoard(), OperatorCommands()
+    board, commands = StatusBoard(trace_file), OperatorCommands()
     http = config.runtime.http
     token = os.environ.get(http.control_token_env) or None
     server = TelemetryServer(board.latest, commands if http.controls else None, host=http.bind, port=port,

@@ -64,6 +64,8 @@ def _runtime_families(s: BotStatus) -> list[Metric]:
         _counter("policy_reload_errors_total", "Policy reloads rejected; the old set kept running",
                  s.policy_reload_errors_total),
         _counter("policy_rule_errors_total", "Rule evaluations that raised", s.policy_rule_errors_total),
+        _counter("lighter_bot_trace_write_errors_total", "Decision-trace writes that failed; trading went on",
+                 s.trace_write_errors_total),
         _gauge("policy_reload_alive", "1 while the policy watcher and compiler run", s.reload_alive),
         _gauge("policy_reload_last_check_timestamp_seconds", "When the policy folder was last checked, epoch s",
                s.reload_last_check_wall_ts),

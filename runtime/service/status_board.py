@@ -29,8 +29,9 @@ class ReloadCounters:
 class StatusBoard:
     """Latest published status plus the service's counters that go into it."""
 
-    def __init__(self) -> None:
+    def __init__(self, trace_file=None) -> None:
         self.reload = ReloadCounters()
+        self.trace_file = trace_file       # a JsonlFileSink, whose write failures the status reports
         self._latest: BotStatus | None = None
 
     def publish(self, trader: Trader, tick_seconds: float) -> None:
@@ -41,7 +42,8 @@ class StatusBoard:
         self._latest = dataclasses.replace(
             status, wall_ts=time.time(), tick_seconds_last=tick_seconds, policy_set_valid=reload.set_valid,
             policy_reload_total=reload.total, policy_reload_errors_total=reload.errors_total,
-            reload_alive=reload.alive, reload_last_check_wall_ts=reload.last_check_wall_ts)
+            reload_alive=reload.alive, reload_last_check_wall_ts=reload.last_check_wall_ts,
+            trace_write_errors_total=self.trace_file.write_errors_total if self.trace_file is not None else 0)
 
     def latest(self) -> BotStatus | None:
         """The last published snapshot (None before the first tick). Safe from any thread."""
