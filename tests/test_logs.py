@@ -103,6 +103,9 @@ def test_calls_noted_during_a_tick_become_the_records_they_would_have_been(confi
     effects = {"size_mult": 0.7}
     bot.info("effects %s", effects)
     effects["size_mult"] = 0.5                    # later changes do not reach the line
+    as_message = {"a": [1]}
+    bot.info(as_message)                          # a message that is an object: fixed now
+    as_message["a"].append(2)
     clock[0] += 0.25
     bot.warning("state %s", "reducing", extra={"event": "trading_state"})
     assert out == []
@@ -114,6 +117,7 @@ def test_calls_noted_during_a_tick_become_the_records_they_would_have_been(confi
         f"{times[0]} INFO lighter_bot.test: fill buy 0.0610 @ 184.8700",
         f"{times[1]} WARNING somelib: a library speaks up",
         f"{times[2]} INFO lighter_bot.test: effects {{'size_mult': 0.7}}",
+        f"{times[2]} INFO lighter_bot.test: {{'a': [1]}}",
         f"{times[3]} WARNING lighter_bot.test: state reducing"]
 
 

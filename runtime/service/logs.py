@@ -75,13 +75,14 @@ def _retime(record: logging.LogRecord, created: float) -> None:
 def _noting_log(logger: logging.Logger, handler: DeferredHandler):
     """A replacement for `logger._log` (what info(), warning(), log() ... call once the level
     is enabled) that notes the call while `handler` holds output, and otherwise, or when the
-    call cannot wait (an error, exception or stack information, an argument that could
-    change), makes the record at once as Logger._log does."""
+    call cannot wait (an error, exception or stack information, a message or an argument
+    that could change), makes the record at once as Logger._log does."""
     make_now = logger._log
     now = time.time
 
     def _log(level, msg, args, exc_info=None, extra=None, stack_info=False, stacklevel=1):
-        if handler._held is not None and level < logging.ERROR and not exc_info and not stack_info:
+        if handler._held is not None and level < logging.ERROR and type(msg) is str and not exc_info \
+                and not stack_info:
             kept = _keep(args) if args else args
             if kept is not None:
                 # A noted call is a plain tuple (cheaper to make than any object): see _pass_on.
@@ -106,7 +107,8 @@ class DeferredHandler(logging.Handler):
     def __init__(self, target: logging.Handler):
         super().__init__()
         self.target = target
-        self._held: list[logging.LogRecord] | None = None
+        # Held output in order: records, and noted calls as tuples (see _noting_log).
+        self._held: list | None = None
         self.saved_flags: tuple = ()
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -120,8 +122,8 @@ class DeferredHandler(logging.Handler):
             self.target.handle(record)
             return
         args = record.args
-        if args:
-            kept = _keep(args)
+        if args or type(record.msg) is not str:
+            kept = _keep(args) if type(record.msg) is str else None
             if kept is not None:
                 record.args = kept
             else:
