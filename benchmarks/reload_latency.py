@@ -33,6 +33,7 @@ from typing import Callable
 from adapters.paper.venue import PaperVenue
 from rules.loader import content_version, load_policy_set
 from runtime.service.app import serve
+from runtime.service.status_board import StatusBoard
 from runtime.catalog import FEATURE_NAMES
 from lighter_bot import BotConfig as Config
 from runtime.service.loop import RunSummary, WallClock
@@ -115,7 +116,8 @@ async def run_bot(folder: Path, tick_s: float, editor: Editor, out: Measurements
     market = market_spec(config.market)
     start = time.time()
     venue = PaperVenue(market, config.venue.paper, start)
-    trader = Trader(config, market, load_policy_set([folder], FEATURE_NAMES), start_ts=start)
+    trader = Trader(config, market, load_policy_set([folder], FEATURE_NAMES), start_ts=start,
+                    supports_modify=venue.supports_modify)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     ticks_ready = threading.Event()
@@ -130,10 +132,11 @@ async def run_bot(folder: Path, tick_s: float, editor: Editor, out: Measurements
     thread = threading.Thread(target=editor.run, args=(out, ticks_ready, lambda: loop.call_soon_threadsafe(stop.set)),
                               name="editor", daemon=True)
     thread.start()
+    board = StatusBoard()
     summary = await serve(trader, venue, WallClock(), tick_interval_s=tick_s, policies_dir=folder, stop=stop,
-                          after_tick=after_tick)
+                          after_tick=after_tick, board=board)
     thread.join(SAVE_TIMEOUT_S)
-    out.reload_errors = trader.policy_reload_errors_total
+    out.reload_errors = board.reload.errors_total
     return summary
 
 

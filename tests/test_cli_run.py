@@ -163,6 +163,19 @@ def test_a_30_minute_rehearsal_on_the_defaults_stays_inside_lighters_request_bud
     assert elapsed < 60, f"a 30-minute rehearsal took {elapsed:.0f}s"
 
 
+def test_a_simulated_run_is_reproducible(tmp_path):
+    """Same config, same policies: the same run, summary and trace byte for byte (the clock starts at a
+    fixed epoch, not the wall clock)."""
+    outputs = []
+    for name in ("a", "b"):
+        folder = tmp_path / name
+        folder.mkdir()
+        result = run_simulated(folder, "--duration", "300", "--summary", "s.json", "--decision-log", "d.jsonl")
+        assert result.returncode == 0, result.stderr
+        outputs.append(((folder / "s.json").read_bytes(), (folder / "d.jsonl").read_bytes()))
+    assert outputs[0] == outputs[1]
+
+
 def test_simulated_needs_a_duration_and_says_so(tmp_path):
     result = run_simulated(tmp_path)
     assert result.returncode == 2

@@ -87,3 +87,52 @@ def test_the_loop_writes_each_ticks_records_after_the_tick(tmp_path):
     assert "cancel_all" in [r["type"] for r in records]        # the shutdown's records are written too,
     assert records[-1]["type"] == "venue_status" and records[-1]["connected"] is False   # to the last one
     sink.close()
+
+
+def test_a_full_disk_never_stops_trading_nor_desynchronizes_what_was_sent(tmp_path, caplog):
+    """/dev/full fails every write: the bot trades on, counts the failures, and every order it booked is
+    an order the venue received."""
+    import asyncio
+    import logging
+
+    from adapters.paper.venue import PaperVenue
+    from lighter_bot import BotConfig
+    from paper_harness import POLICIES
+    from rules.loader import load_policy_set
+    from runtime.catalog import FEATURE_NAMES
+    from runtime.intents import PlaceOrder
+    from runtime.market import market_spec
+    from runtime.service.loop import SimulatedClock, run_trader
+    from runtime.trader import Trader
+
+    config = BotConfig()
+    sink = JsonlFileSink("/dev/full")
+    venue = PaperVenue(market_spec(config.market), config.venue.paper, 0.0)
+    trader = Trader(config, venue.market, load_policy_set([POLICIES], FEATURE_NAMES), trace=Trace(sink),
+                    supports_modify=venue.supports_modify)
+    received = []
+    submit = venue.submit
+
+    def counting_submit(intents, now):
+        received.extend(i for i in intents if isinstance(i, PlaceOrder))
+        submit(intents, now)
+
+    venue.submit = counting_submit
+    with caplog.at_level(logging.ERROR, logger="lighter_bot.trace"):
+        summary = asyncio.run(run_trader(trader, venue, SimulatedClock(0.0), tick_interval_s=0.25, duration_s=120.0))
+    assert summary.reason == "duration reached" and summary.ticks >= 480
+    assert sink.write_errors_total > 0 and "cannot write the decision trace" in caplog.text
+    assert trader.orders.placed_total == len(received) > 0
+    assert trader.orders.fills_total > 0
+    sink.close()
+
+
+def test_a_torn_last_line_is_ended_not_glued_to_the_next_run(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"type":"run_start","ts":0}\n{"type":"order","ts":1,"cli')   # a crash mid-line
+    sink = JsonlFileSink(path)
+    Trace(sink).event("run_start", ts=5.0)
+    sink.close()
+    lines = path.read_text().splitlines()
+    assert lines[1] == '{"type":"order","ts":1,"cli'                      # left as it was, ended
+    assert json.loads(lines[2]) == {"type": "run_start", "ts": 5.0}

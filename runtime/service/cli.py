@@ -42,6 +42,9 @@ log = logging.getLogger("lighter_bot")
 VenueFactory = Callable[[str, object, MarketSpec, float], Venue]
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 DEFAULT_CONFIG = Path("config.yaml")
+# Where a `--simulated` run's clock starts (2026-01-01T00:00:00Z): a fixed start, not the wall
+# clock, so the same config and policies give the same run, order ids and trace included.
+SIMULATED_START_TS = 1_767_225_600.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -229,7 +232,7 @@ def _run(args: argparse.Namespace, open_venue: VenueFactory) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    start = time.time()
+    start = SIMULATED_START_TS if args.simulated else time.time()
     try:
         venue = open_venue(config.venue.kind, config.venue, market_spec(config.market), start)
     except ValueError as exc:
