@@ -194,3 +194,41 @@ def test_summary_counts_what_the_run_did_on_a_busy_market(tmp_path):
     assert summary["rules"]["volatility_pause.pause"]["active_s"] == pytest.approx(
         summary["paused_s"]["volatility_pause"], abs=30)
     assert summary["mtm_pnl"] == pytest.approx(summary["realized_pnl"], abs=0.5)
+
+
+# -- every bad flag or file is one located line, never a traceback -----------------------------------
+
+@pytest.mark.parametrize("args, expected", [
+    (["--port", "99999"], "argument --port: expected a port number 0..65535, got '99999'"),
+    (["--port", "-5"], "argument --port: expected a port number 0..65535, got '-5'"),
+    (["--decision-log", "/proc/nope/d.jsonl"], "/proc/nope/d.jsonl: cannot write the decision trace"),
+    (["--decision-log", "."], ".: cannot write the decision trace"),
+])
+def test_bad_flags_are_one_clear_line(tmp_path, args, expected):
+    shutil.copytree(REPO / "policies", tmp_path / "policies")
+    result = subprocess.run(BOT + ["run", "--duration", "1", *args], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=60, env={**os.environ, "PYTHONPATH": str(REPO), "PORT": "0"})
+    assert result.returncode in (1, 2), result.stderr
+    assert expected in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("config_text, expected", [
+    ("risk:\n  max_position_units: true\n", "config.yaml:2:3: risk.max_position_units: expected a number, got True"),
+    ("risk:\n  max_position_units: 1e29\n", "risk.max_position_units: expected less than or equal to 1000000"),
+    ("runtime:\n  tick_interval_s: 1e-300\n", "runtime.tick_interval_s: expected greater than or equal to 0.01"),
+    ("runtime:\n  tick_interval_s: 1e300\n", "runtime.tick_interval_s: expected less than or equal to 60"),
+    ("runtime:\n  decision_log_max_mb: 1e-9\n", "runtime.decision_log_max_mb: expected greater than or equal to 0.1"),
+    ("runtime:\n  http:\n    bind: everywhere\n", "runtime.http.bind: expected an IP address"),
+])
+def test_config_numbers_have_ranges(tmp_path, config_text, expected):
+    (tmp_path / "config.yaml").write_text(config_text)
+    proc = start_bot(tmp_path, "--duration", "5", port=free_port())
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 1 and expected in stderr and "Traceback" not in stderr
+
+
+def test_a_reader_that_goes_away_ends_policy_check_quietly(tmp_path):
+    result = subprocess.run(" ".join(BOT[:2]) + " 'from lighter_bot import main; main()' policy check "
+                            f"{REPO / 'policies'} | head -1", shell=True, cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.stdout.startswith("ok:") and "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
