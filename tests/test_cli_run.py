@@ -228,7 +228,14 @@ def test_config_numbers_have_ranges(tmp_path, config_text, expected):
 
 
 def test_a_reader_that_goes_away_ends_policy_check_quietly(tmp_path):
-    result = subprocess.run(" ".join(BOT[:2]) + " 'from lighter_bot import main; main()' policy check "
-                            f"{REPO / 'policies'} | head -1", shell=True, cwd=tmp_path, capture_output=True,
-                            text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert result.stdout.startswith("ok:") and "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
+    """`lighter-bot policy check | head -1`: the reader is gone before the output is written."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)                                  # every write now fails with EPIPE
+    try:
+        result = subprocess.run(BOT + ["policy", "check", str(REPO / "policies")], cwd=tmp_path, stdout=write_end,
+                                stderr=subprocess.PIPE, text=True, timeout=60,
+                                env={**os.environ, "PYTHONPATH": str(REPO)})
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
+    assert result.returncode == 1
