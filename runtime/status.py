@@ -72,3 +72,30 @@ class BotStatus:
     policy_reload_errors_total: int = 0
     reload_alive: bool = True                   # the policy watcher and compile loop are running
     reload_last_check_wall_ts: float = 0.0      # when the policy folder was last checked (0: never)
+    market_symbol: str = ""                     # the `market` label on every lighter_bot_/portfolio_ series
+    tick_seconds_histogram: HistogramSnapshot | None = None
+    ledger: LedgerStatus | None = None          # None: the fills ledger is off
+
+
+@dataclass(frozen=True, slots=True)
+class HistogramSnapshot:
+    """Cumulative bucket counts (Prometheus style), their upper bounds, sum and count."""
+
+    bounds: tuple[float, ...]
+    cumulative: tuple[int, ...]
+    sum: float
+    count: int
+
+
+@dataclass(frozen=True)
+class LedgerStatus:
+    """The fills ledger as the service sees it after a flush (runtime/service/ledger.py)."""
+
+    path: str
+    failure: str = ""                           # why it cannot be written ("" while it can)
+    backlog: int = 0                            # records held in memory, not yet on disk
+    written_total: int = 0
+    failures_total: int = 0
+    rotations_total: int = 0
+    fills_by: dict[tuple[str, str], int] = field(default_factory=dict)   # (side, liquidity) -> fills
+    write_seconds: HistogramSnapshot | None = None
