@@ -81,7 +81,7 @@ def test_a_full_disk_makes_the_bot_reduce_only_with_503_and_it_recovers(tmp_path
     try:
         def failing():
             h = health(port)
-            return h if h and h[0] == 503 and h[1]["ledger"] and not h[1]["ledger"]["writable"] else None
+            return h if h and h[0] == 503 and h[1].get("ledger") and not h[1]["ledger"]["writable"] else None
 
         code, body = wait(failing, "/health to report the unwritable ledger")
         assert any("fills ledger" in p and "No space left on device" in p for p in body["problems"])

@@ -92,7 +92,7 @@ def health(snapshot: BotStatus | None, now_wall_s: float, stale_after_s: float) 
         return HTTPStatus.SERVICE_UNAVAILABLE, {
             "status": "starting", "trading_state": None, "policy_version": None,
             "policy_set_valid": None, "venue_healthy": None, "last_tick_age_s": None,
-            "ticks_total": 0, "market": None, "venue": None, "problems": ["no tick yet"],
+            "ticks_total": 0, "market": None, "venue": None, "ledger": None, "problems": ["no tick yet"],
         }
     age_s = now_wall_s - snapshot.wall_ts
     problems = []
