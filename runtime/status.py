@@ -72,7 +72,8 @@ class BotStatus:
     policy_reload_errors_total: int = 0
     reload_alive: bool = True                   # the policy watcher and compile loop are running
     reload_last_check_wall_ts: float = 0.0      # when the policy folder was last checked (0: never)
-    market_symbol: str = ""                     # the `market` label on every lighter_bot_/portfolio_ series
+    entry_price: float = 0.0                    # average entry of the open position (0 when flat)
+    market_symbol: str = ""                     # the `market` label of portfolio_* and lighter_bot_info
     tick_seconds_histogram: HistogramSnapshot | None = None
     ledger: LedgerStatus | None = None          # None: the fills ledger is off
 

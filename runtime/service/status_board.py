@@ -76,7 +76,8 @@ class StatusBoard:
             status, wall_ts=time.time(), tick_seconds_last=tick_seconds, policy_set_valid=reload.set_valid,
             policy_reload_total=reload.total, policy_reload_errors_total=reload.errors_total,
             reload_alive=reload.alive, reload_last_check_wall_ts=reload.last_check_wall_ts,
-            market_symbol=trader.market.symbol, tick_seconds_histogram=self.tick_seconds.snapshot(),
+            market_symbol=trader.market.symbol, entry_price=trader.features.position.avg_entry,
+            tick_seconds_histogram=self.tick_seconds.snapshot(),
             ledger=self._ledger_status())
 
     def _ledger_status(self) -> LedgerStatus | None:
