@@ -76,6 +76,7 @@ class BotStatus:
     market_symbol: str = ""                     # the `market` label of portfolio_* and lighter_bot_info
     tick_seconds_histogram: HistogramSnapshot | None = None
     ledger: LedgerStatus | None = None          # None: the fills ledger is off
+    alert_thresholds: dict[str, float] = field(default_factory=dict)   # runtime.alerts, for the alert rules
 
 
 @dataclass(frozen=True, slots=True)

@@ -303,6 +303,10 @@ class _Run:
         if len(sinks) > 1:
             trader.trace.sink = TeeSink(*sinks)
         self.board.ledger = ledger
+        alerts = config.runtime.alerts
+        self.board.alert_thresholds = {
+            "drawdown_quote": alerts.drawdown_quote, "pnl_30m_floor_quote": alerts.pnl_30m_floor_quote,
+            "inventory_units": alerts.inventory_frac * config.risk.max_position_units}
         shadow, server = self.shadow, self.server
         log.info("lighter-bot on %s via %s%s; policies %s (version %s, %d rules)%s%s", venue.market.symbol,
                  config.venue.kind, " (simulated clock)" if args.simulated else "", self.policies_dir,

@@ -43,6 +43,15 @@ class LedgerConfig(StrictModel):
     max_files: Annotated[int, Field(ge=1, le=10_000)] = 200             # disk bound, whatever the window says
 
 
+class AlertThresholds(StrictModel):
+    """Bounds the alert rules (deploy/alerts.yml) compare with; exported as
+    `lighter_bot_alert_threshold{name=...}` so the rules read each bot's own config."""
+
+    drawdown_quote: Annotated[float, Field(gt=0.0, le=1e9)] = 5.0          # peak-to-now PnL drop over 6 h
+    inventory_frac: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8           # of risk.max_position_units
+    pnl_30m_floor_quote: Annotated[float, Field(ge=-1e9, le=1e9)] = -1.0    # realized PnL over 30 minutes
+
+
 class RuntimeConfig(StrictModel):
     # 10 ms .. 60 s: faster spins the CPU for nothing, slower cannot pull a quote in time.
     tick_interval_s: Annotated[float, Field(ge=0.01, le=60.0)] = 0.25
@@ -55,6 +64,7 @@ class RuntimeConfig(StrictModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     http: HttpConfig = HttpConfig()
     ledger: LedgerConfig = LedgerConfig()
+    alerts: AlertThresholds = AlertThresholds()
 
 
 

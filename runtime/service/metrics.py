@@ -185,6 +185,10 @@ def _service_families(s: BotStatus) -> list[Metric]:
     if s.tick_seconds_histogram is not None:
         families.append(_histogram("lighter_bot_tick_duration_seconds", "Duration of a tick (drain, decide, "
                                    "submit), seconds", s.tick_seconds_histogram))
+    if s.alert_thresholds:
+        families.append(_labelled(GaugeMetricFamily("lighter_bot_alert_threshold", "Bounds the alert rules compare "
+                                                    "with (runtime.alerts in config.yaml)", labels=["name"]),
+                                  [([name], value) for name, value in sorted(s.alert_thresholds.items())]))
     ledger = s.ledger
     if ledger is not None:
         families += [

@@ -65,6 +65,7 @@ class StatusBoard:
         self.tick_seconds = Histogram(TICK_SECONDS_BUCKETS)
         self.ledger_write_seconds = Histogram(LEDGER_WRITE_SECONDS_BUCKETS)
         self.ledger = None                  # a runtime.service.ledger.FillsLedger, when one runs
+        self.alert_thresholds: dict[str, float] = {}
 
     def publish(self, trader: Trader, tick_seconds: float) -> None:
         status = trader.status()
@@ -78,7 +79,7 @@ class StatusBoard:
             reload_alive=reload.alive, reload_last_check_wall_ts=reload.last_check_wall_ts,
             market_symbol=trader.market.symbol, entry_price=trader.features.position.avg_entry,
             tick_seconds_histogram=self.tick_seconds.snapshot(),
-            ledger=self._ledger_status())
+            ledger=self._ledger_status(), alert_thresholds=self.alert_thresholds)
 
     def _ledger_status(self) -> LedgerStatus | None:
         ledger = self.ledger
