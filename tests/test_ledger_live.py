@@ -143,3 +143,14 @@ def test_kill_9_in_a_burst_then_restart_keeps_every_written_fill_once_and_carrie
         assert first_of_second["type"] == "fill", first_of_second
     assert abs(first_of_second["realized_quote"] - last["realized_quote"]) < 1e-9
     assert json.dumps(after)                                   # every record is plain JSON
+
+
+def test_a_simulated_rehearsal_leaves_the_ledger_alone(tmp_path):
+    """A rehearsal's fills are not trades: they never reach the ledger a live bot rebuilds from."""
+    shutil.copytree(REPO / "policies", tmp_path / "policies")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run(BOT + ["run", "--simulated", "--duration", "600", "--summary", "s.json"], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "s.json").read_text())["fills"]["total"] > 0
+    assert not (tmp_path / "data" / "metrics").exists()

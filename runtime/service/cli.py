@@ -298,7 +298,8 @@ class _Run:
         trader = Trader(config, venue.market, self.policies, trace=Trace(self.trace_file), shadow=self.shadow,
                         venue_name=config.venue.kind, start_ts=self.start_ts, supports_modify=venue.supports_modify)
         recorder = RunRecorder(trader) if args.summary else None
-        ledger = self.ledger = _open_ledger(config, trader, self.start_ts)
+        # A rehearsal's fills are not trades: they stay out of the ledger a live bot rebuilds its PnL from.
+        ledger = self.ledger = None if args.simulated else _open_ledger(config, trader, self.start_ts)
         sinks = [self.trace_file] + [s for s in (ledger, recorder) if s is not None]
         if len(sinks) > 1:
             trader.trace.sink = TeeSink(*sinks)
