@@ -157,3 +157,27 @@ def test_only_this_markets_records_rebuild_its_position(tmp_path):
     other.close()
     ours = open_ledger(path)
     assert ours.state.fills == 0 and ours.state.fifo.units == 0.0
+
+
+def test_a_crash_right_after_a_rotation_still_opens_the_new_file_with_a_checkpoint(tmp_path):
+    path = tmp_path / "fills.jsonl"
+    ledger = open_ledger(path, rotate_bytes=3_000)
+    fills = burst(40)
+    for record in fills:
+        ledger.write(record)
+    ledger.close()
+    # The crash: the live file renamed away (rotated files shifted first), the new one never created.
+    for rotated in reversed(ledger_files(path)[:-1]):
+        number = int(rotated.name.rsplit(".", 1)[1])
+        rotated.replace(path.with_name(f"{path.name}.{number + 1}"))
+    path.replace(path.with_name(f"{path.name}.1"))
+    reopened = open_ledger(path)
+    reopened.close()
+    first = json.loads(path.read_text().splitlines()[0])
+    assert first["type"] == "checkpoint"
+    for rotated in ledger_files(path)[:-1]:
+        rotated.unlink()              # the window passes: only the checkpoint remains
+    expected = FifoPosition()
+    for r in fills:
+        expected.apply(r["side"], r["price"], r["size"], r["fee"])
+    assert rebuild(path, 2).fifo.realized_total == pytest.approx(expected.realized_total)

@@ -261,6 +261,12 @@ class FillsLedger:
     def _open(self) -> None:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._size = os.fstat(self._fd).st_size
+        if self._size == 0 and len(ledger_files(self.path)) > 1:
+            # A fresh file after a rotation (or a crash right after one) opens with what came before.
+            line = json.dumps(self.state.checkpoint(self._wall(), self.market, self.market_id),
+                              separators=(",", ":")) + "\n"
+            self._write_all(line.encode())
+            return
         if self._size and not self._ends_with_newline():
             # A torn line from a crash: the next record starts on a fresh line (readers skip the tear).
             log.warning("fills ledger: %s ends with a torn line; it is skipped, and appending starts on a new line",
@@ -346,11 +352,7 @@ class FillsLedger:
         self.path.replace(self.path.with_name(f"{self.path.name}.1"))
         self.rotations_total += 1
         self._prune()
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        self._size = 0
-        line = json.dumps(self.state.checkpoint(self._wall(), self.market, self.market_id),
-                          separators=(",", ":")) + "\n"
-        self._write_all(line.encode())
+        self._open()            # a new file, opened by a checkpoint
 
     def _prune(self) -> None:
         """Drop rotated files written before the window, and any beyond `max_files`."""
