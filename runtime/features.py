@@ -186,6 +186,13 @@ class FeatureStore:
     def position_book(self) -> PositionBook:
         return self._book
 
+    def restore_position(self, lots: list[tuple[float, float]], realized_quote: float, trade_ids: list[str],
+                         funding_seqs: list[int], ts: float) -> None:
+        """Start from the fills ledger's position and realized PnL (a restart); see PositionBook.restore."""
+        self._book.restore(lots, realized_quote, trade_ids, funding_seqs)
+        self.values["realized_pnl_total"] = self._book.fifo.realized_total
+        self._inventory_changed(ts, self._book.units)
+
     def apply(self, event: Event) -> bool:
         """Fold one venue event into the features (O(1) amortized). False when the event was
         ignored as already booked (a fill delivered twice)."""

@@ -86,6 +86,23 @@ class FifoPosition:
         else:
             self._units, self._cost_quote = 0.0, 0.0
 
+    def restore(self, lots: list[tuple[float, float]], realized_quote: float) -> None:
+        """Replace the whole state with `lots` ((signed units, price), oldest first) and a realized
+        total: a restart rebuilding the position from the fills ledger."""
+        self._lots.clear()
+        self._units = self._cost_quote = 0.0
+        for units, price in lots:
+            if abs(units) > DUST_UNITS:
+                self._lots.append((units, price))
+                self._units += units
+                self._cost_quote += units * price
+        self._realized_quote = realized_quote
+
+    @property
+    def lots(self) -> list[tuple[float, float]]:
+        """The open lots, (signed units, price), oldest first."""
+        return list(self._lots)
+
     def add_realized(self, amount_quote: float) -> None:
         """Cash that is PnL without a trade (funding payments: positive = received)."""
         self._realized_quote += amount_quote

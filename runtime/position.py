@@ -83,6 +83,22 @@ class PositionBook:
     def _lots(self, units: float) -> int:
         return round(units / self._lot)
 
+    def restore(self, lots: list[tuple[float, float]], realized_quote: float, trade_ids: list[str],
+                funding_seqs: list[int]) -> None:
+        """Start from what the fills ledger recorded (a restart), before any venue event.
+
+        The position then counts as booked by our fills, so the venue's first snapshot is
+        compared with it (a real mismatch is corrected as any other) rather than seeding over
+        it; the trade ids make a venue replaying those fills a duplicate.
+        """
+        self.fifo.restore(lots, realized_quote)
+        for trade_id in trade_ids[-TRADE_ID_MEMORY:]:
+            if trade_id not in self._trade_ids:
+                self._trade_ids.add(trade_id)
+                self._trade_order.append(trade_id)
+        self._funding_seqs.update(funding_seqs)
+        self._booked_any = bool(lots) or bool(trade_ids)
+
     # -- fills and funding ------------------------------------------------------------------------
     def fill(self, fill: Fill, now: float) -> tuple[FillOutcome, float]:
         """Book `fill`; returns what happened to it and the PnL it realized."""

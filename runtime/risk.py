@@ -3,7 +3,8 @@
 Trading states (as in NautilusTrader's risk engine):
 - ACTIVE: orders pass if they keep the worst-case position within the limits.
 - REDUCING: only orders that shrink the position pass. Entered while a hard limit
-  is breached or while a policy asks (`reduce_only`), or by an operator; it lifts
+  is breached, while a policy asks (`reduce_only`), while the service holds it
+  (`service_hold`: the fills ledger cannot be written), or by an operator; it lifts
   by itself once no cause remains.
 - HALTED: every order is denied and everything is canceled. Entered by the kill
   switch, an operator, or a policy's `halt`; it is left only by an explicit
@@ -63,6 +64,9 @@ class RiskGate:
         self.reason = "start"
         self._operator_reducing = False
         self._drawdown_reducing = ""        # latched reason, cleared only by an operator resume
+        # A condition of the process around the core (the fills ledger cannot be written): while
+        # non-empty, REDUCING with this reason; it lifts by itself once the service clears it.
+        self.service_hold = ""
         self.denied: dict[str, int] = {}
         # What the current tick sees (`observe`), so each check is a comparison.
         self._now = 0.0
@@ -148,6 +152,8 @@ class RiskGate:
             self._set(TradingState.REDUCING, self._drawdown_reducing)
         elif policy_reduce:
             self._set(TradingState.REDUCING, f"policy: {policy_reason}")
+        elif self.service_hold:
+            self._set(TradingState.REDUCING, f"service: {self.service_hold}")
         elif self._operator_reducing:
             self._set(TradingState.REDUCING, "operator")
         else:

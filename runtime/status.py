@@ -73,3 +73,32 @@ class BotStatus:
     trace_write_errors_total: int = 0           # decision-trace writes that failed (the bot kept trading)
     reload_alive: bool = True                   # the policy watcher and compile loop are running
     reload_last_check_wall_ts: float = 0.0      # when the policy folder was last checked (0: never)
+    entry_price: float = 0.0                    # average entry of the open position (0 when flat)
+    market_symbol: str = ""                     # the `market` label of portfolio_* and lighter_bot_info
+    tick_seconds_histogram: HistogramSnapshot | None = None
+    ledger: LedgerStatus | None = None          # None: the fills ledger is off
+    alert_thresholds: dict[str, float] = field(default_factory=dict)   # runtime.alerts, for the alert rules
+
+
+@dataclass(frozen=True, slots=True)
+class HistogramSnapshot:
+    """Cumulative bucket counts (Prometheus style), their upper bounds, sum and count."""
+
+    bounds: tuple[float, ...]
+    cumulative: tuple[int, ...]
+    sum: float
+    count: int
+
+
+@dataclass(frozen=True)
+class LedgerStatus:
+    """The fills ledger as the service sees it after a flush (runtime/service/ledger.py)."""
+
+    path: str
+    failure: str = ""                           # why it cannot be written ("" while it can)
+    backlog: int = 0                            # records held in memory, not yet on disk
+    written_total: int = 0
+    failures_total: int = 0
+    rotations_total: int = 0
+    fills_by: dict[tuple[str, str], int] = field(default_factory=dict)   # (side, liquidity) -> fills
+    write_seconds: HistogramSnapshot | None = None

@@ -129,7 +129,7 @@ def test_runtime_metrics_carry_the_snapshot_values(server: TelemetryServer) -> N
     assert value(samples, "lighter_bot_inventory_units") == -0.3
     assert value(samples, "lighter_bot_inventory_notional") == -45.0
     assert value(samples, "lighter_bot_mid") == 150.0
-    assert value(samples, "lighter_bot_realized_pnl_total") == 12.5
+    assert value(samples, "lighter_bot_realized_pnl_quote") == 12.5
     assert value(samples, "maker_fifo_realized_quote") == 12.5
     assert value(samples, "lighter_bot_feature", name="vol_bps") == 22.0
     assert value(samples, "lighter_bot_ticks_total") == 1234

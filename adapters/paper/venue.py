@@ -97,6 +97,9 @@ class PaperVenue:
         self._faults = paper.faults
         self._fault_rng = random.Random(paper.faults.seed)
         self._sim = MarketSim(market, paper, start_ts)
+        # Trade ids unique across runs (a real venue's are), so a fills ledger kept over restarts
+        # never mistakes a new run's fill for one it already holds.
+        self._trade_tag = f"{int(start_ts * 1000):x}"
         self._size_scale = 10**market.size_decimals
         self._price_scale = 10**market.price_decimals
         self._pending: list[tuple[float, int, Intent]] = []   # heap of (due_ts, submit order, intent)
@@ -482,7 +485,7 @@ class PaperVenue:
         self._fills += 1
         self._seq += 1
         fill = Fill(self._clock, client_id, side, price, size, liquidity, fee=price * size * fee_bps * _BPS,
-                    trade_id=f"paper-{self._fills}", seq=self._seq)
+                    trade_id=f"paper-{self._trade_tag}-{self._fills}", seq=self._seq)
         faults = self._faults
         if faults.fill_report_delay_s > 0:
             self._hold(self._clock + faults.fill_report_delay_s, fill)

@@ -27,6 +27,7 @@ from runtime.ports import Venue
 from runtime.service import logs
 from runtime.service.app import serve
 from runtime.service.config import BotConfig, load_config
+from runtime.service.ledger import FillsLedger, LedgerError
 from runtime.service.loop import SimulatedClock, WallClock
 from runtime.service.operator import OperatorCommands
 from runtime.service.status_board import StatusBoard
@@ -267,10 +268,19 @@ def _run(args: argparse.Namespace, open_venue: VenueFactory) -> int:
                start)
     try:
         asyncio.run(run.main())
+    except LedgerError as exc:
+        print(f"error: {exc} (set runtime.ledger.path to a readable ledger, or runtime.ledger.enabled: false)",
+              file=sys.stderr)
+        return EXIT_PROBLEMS
     finally:
         if server is not None:
             server.stop()
         trace_file.close()
+        if run.ledger is not None:
+            run.ledger.close()
+            if run.ledger.pending:
+                log.error("fills ledger: %d records could not be written before exit: %s", len(run.ledger.pending),
+                          run.ledger.failure)
     return EXIT_OK
 
 
@@ -283,6 +293,7 @@ class _Run:
         self.policies, self.policies_dir, self.shadow, self.shadow_dir = policies, policies_dir, shadow, shadow_dir
         self.trace_file, self.board, self.commands, self.server = trace_file, board, commands, server
         self.start_ts = start_ts
+        self.ledger: FillsLedger | None = None
 
     async def main(self) -> None:
         args, config, venue = self.args, self.config, self.venue
@@ -290,8 +301,16 @@ class _Run:
         trader = Trader(config, venue.market, self.policies, trace=Trace(self.trace_file), shadow=self.shadow,
                         venue_name=config.venue.kind, start_ts=self.start_ts, supports_modify=venue.supports_modify)
         recorder = RunRecorder(trader) if args.summary else None
-        if recorder is not None:
-            trader.trace.sink = TeeSink(self.trace_file, recorder)
+        # A rehearsal's fills are not trades: they stay out of the ledger a live bot rebuilds its PnL from.
+        ledger = self.ledger = None if args.simulated else _open_ledger(config, trader, self.start_ts)
+        sinks = [self.trace_file] + [s for s in (ledger, recorder) if s is not None]
+        if len(sinks) > 1:
+            trader.trace.sink = TeeSink(*sinks)
+        self.board.ledger = ledger
+        alerts = config.runtime.alerts
+        self.board.alert_thresholds = {
+            "drawdown_quote": alerts.drawdown_quote, "pnl_30m_floor_quote": alerts.pnl_30m_floor_quote,
+            "inventory_units": alerts.inventory_frac * config.risk.max_position_units}
         shadow, server = self.shadow, self.server
         log.info("lighter-bot on %s via %s%s; policies %s (version %s, %d rules)%s%s", venue.market.symbol,
                  config.venue.kind, " (simulated clock)" if args.simulated else "", self.policies_dir,
@@ -300,6 +319,8 @@ class _Run:
                  f"; metrics on {server.url}/metrics" if server is not None else "")
         config_path = args.config or (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
         observers = [StatusLine(trader, STATUS_EVERY_S)]
+        if ledger is not None:
+            observers.append(_LedgerFlush(ledger, trader))
         if recorder is not None:
             observers.append(recorder.after_tick)
         progress = _ProgressBar(args.duration) if args.simulated and sys.stderr.isatty() else None
@@ -321,6 +342,44 @@ class _Run:
                  summary.reason, summary.ticks, summary.ticks_late, trader.orders.fills_total,
                  trader.features.values["inventory_units"], trader.features.values["realized_pnl_total"],
                  f"; summary in {args.summary}" if args.summary else "")
+
+
+def _open_ledger(config: BotConfig, trader: Trader, start_ts: float) -> FillsLedger | None:
+    """Open the fills ledger and start the Trader from the position and PnL it records.
+
+    The ledger's position is restored before any venue event, so the venue's first snapshot
+    is compared with it and corrects only a real mismatch (runtime/position.py)."""
+    cfg = config.runtime.ledger
+    if not cfg.enabled:
+        return None
+    market = trader.market
+    try:
+        ledger = FillsLedger(cfg.path, market=market.symbol, market_id=market.market_id,
+                             rotate_bytes=int(cfg.rotate_mb * 1024 * 1024), window_s=cfg.window_hours * 3600.0,
+                             max_files=cfg.max_files)
+    except OSError as exc:
+        raise LedgerError(f"{cfg.path}: cannot open the fills ledger: {exc.strerror or exc}") from None
+    position = trader.features.position
+    ledger.bind(mid=lambda: trader.features.values["mid"], policy_version=lambda: trader.policies.compiled.version,
+                book=lambda: (position.units, position.avg_entry, position.realized_total))
+    state = ledger.state
+    if state.fills or state.fundings or state.fifo.lots or state.fifo.realized_total:
+        trader.features.restore_position(state.fifo.lots, state.fifo.realized_total, state.trade_ids,
+                                         state.funding_seqs, start_ts)
+        log.info("fills ledger %s: %d fills, %d funding payments; position %+.4f, realized PnL %.4f restored",
+                 cfg.path, state.fills, state.fundings, state.fifo.units, state.fifo.realized_total)
+    return ledger
+
+
+class _LedgerFlush:
+    """After each tick: put the tick's fills on disk; while that fails, hold the risk gate in REDUCING."""
+
+    def __init__(self, ledger: FillsLedger, trader: Trader):
+        self.ledger, self.trader = ledger, trader
+
+    def __call__(self, now: float) -> None:
+        self.ledger.flush()
+        self.trader.risk.service_hold = self.ledger.failure
 
 
 def _each(observers):

@@ -32,6 +32,26 @@ class HttpConfig(StrictModel):
         return value
 
 
+class LedgerConfig(StrictModel):
+    """The fills ledger (runtime/service/ledger.py): every fill and funding payment, on disk
+    before the bot counts it as recorded; the seed's path and numbers."""
+
+    enabled: bool = True
+    path: str = "data/metrics/fills.jsonl"
+    rotate_mb: Annotated[float, Field(ge=0.01, le=10_000.0)] = 5.0      # seed: 5 MB rotation
+    window_hours: Annotated[float, Field(ge=0.01, le=8760.0)] = 6.0     # rotated files kept while this recent
+    max_files: Annotated[int, Field(ge=1, le=10_000)] = 200             # disk bound, whatever the window says
+
+
+class AlertThresholds(StrictModel):
+    """Bounds the alert rules (deploy/alerts.yml) compare with; exported as
+    `lighter_bot_alert_threshold{name=...}` so the rules read each bot's own config."""
+
+    drawdown_quote: Annotated[float, Field(gt=0.0, le=1e9)] = 5.0          # peak-to-now PnL drop over 6 h
+    inventory_frac: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8           # of risk.max_position_units
+    pnl_30m_floor_quote: Annotated[float, Field(ge=-1e9, le=1e9)] = -1.0    # realized PnL over 30 minutes
+
+
 class RuntimeConfig(StrictModel):
     # 10 ms .. 60 s: faster spins the CPU for nothing, slower cannot pull a quote in time.
     tick_interval_s: Annotated[float, Field(ge=0.01, le=60.0)] = 0.25
@@ -43,6 +63,8 @@ class RuntimeConfig(StrictModel):
     decision_log_max_mb: Annotated[float, Field(ge=0.1, le=10_000.0)] = 5.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     http: HttpConfig = HttpConfig()
+    ledger: LedgerConfig = LedgerConfig()
+    alerts: AlertThresholds = AlertThresholds()
 
 
 

@@ -14,10 +14,10 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
 
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from runtime.status import BotStatus
+from runtime.status import BotStatus, HistogramSnapshot
 
 # The server's logger: everything /metrics and /health report goes under one name.
 log = logging.getLogger("lighter_bot.telemetry")
@@ -88,8 +88,8 @@ def _runtime_families(s: BotStatus) -> list[Metric]:
         _gauge("lighter_bot_inventory_notional", "Position marked at mid, quote currency",
                feature("inventory_notional", 0.0)),
         _gauge("lighter_bot_mid", "Mid price", feature("mid", 0.0)),
-        # A gauge despite the suffix: realized PnL goes down as well as up.
-        _gauge("lighter_bot_realized_pnl_total", "FIFO realized PnL, quote currency",
+        # A gauge (realized PnL goes down as well as up), so no `_total` suffix (promtool's lint).
+        _gauge("lighter_bot_realized_pnl_quote", "FIFO realized PnL, quote currency",
                feature("realized_pnl_total", 0.0)),
         _gauge("maker_fifo_realized_quote", "FIFO realized maker PnL, quote currency (the seed's name)",
                feature("realized_pnl_total", 0.0)),
@@ -143,6 +143,8 @@ def _runtime_families(s: BotStatus) -> list[Metric]:
                                     labels=["machine", "state"]),
                   [([machine, state], 1) for machine, state in sorted(s.states.items())]),
     ]
+    families += _portfolio_families(s)
+    families += _service_families(s)
     if s.shadow_version is not None:
         families.append(_labelled(
             GaugeMetricFamily("shadow_policy_set_info", "Hash of the shadow policy set (always 1)",
@@ -150,9 +152,74 @@ def _runtime_families(s: BotStatus) -> list[Metric]:
     return families
 
 
+def _portfolio_families(s: BotStatus) -> list[Metric]:
+    """The seed's `portfolio_*` gauges, labelled by market so several bots share one Prometheus.
+    Collateral and equity are exported only by a venue that reports them (the paper venue does not)."""
+    feature = s.features.get
+    market = s.market_symbol or s.market
+    units = feature("inventory_units", 0.0)
+    rows = [
+        ("portfolio_position_units", "Signed position, base units", units),
+        ("portfolio_notional_quote", "Position marked at mid, quote currency", feature("inventory_notional", 0.0)),
+        ("portfolio_entry_price", "Average entry price of the open position (0 when flat)", s.entry_price),
+        ("portfolio_unrealized_pnl_quote", "Unrealized PnL at mid, quote currency", feature("unrealized_pnl", 0.0)),
+        ("portfolio_realized_pnl_quote", "FIFO realized PnL incl. fees and funding, quote currency",
+         feature("realized_pnl_total", 0.0)),
+        ("portfolio_realized_pnl_30m_quote", "Realized PnL over the last 30 minutes, quote currency",
+         feature("realized_pnl_30m", 0.0)),
+    ]
+    families: list[Metric] = [_labelled(GaugeMetricFamily(name, doc, labels=["market"]), [([market], value)])
+                              for name, doc, value in rows]
+    families.append(_labelled(GaugeMetricFamily("lighter_bot_info", "The market and venue this bot trades (always 1)",
+                                                 labels=["market", "venue"]), [([market, s.venue], 1)]))
+    return families
+
+
+def _histogram(name: str, doc: str, h: HistogramSnapshot) -> HistogramMetricFamily:
+    buckets = [(repr(float(bound)), count) for bound, count in zip(h.bounds, h.cumulative)]
+    buckets.append(("+Inf", h.count))
+    return HistogramMetricFamily(name, doc, buckets=buckets, sum_value=h.sum)
+
+
+def _service_families(s: BotStatus) -> list[Metric]:
+    """What only the service knows: tick latency, the fills ledger."""
+    families: list[Metric] = []
+    if s.tick_seconds_histogram is not None:
+        families.append(_histogram("lighter_bot_tick_duration_seconds", "Duration of a tick (drain, decide, "
+                                   "submit), seconds", s.tick_seconds_histogram))
+    if s.alert_thresholds:
+        families.append(_labelled(GaugeMetricFamily("lighter_bot_alert_threshold", "Bounds the alert rules compare "
+                                                    "with (runtime.alerts in config.yaml)", labels=["name"]),
+                                  [([name], value) for name, value in sorted(s.alert_thresholds.items())]))
+    ledger = s.ledger
+    if ledger is not None:
+        families += [
+            _gauge("lighter_bot_ledger_writable", "1 while the fills ledger can be written", not ledger.failure),
+            _gauge("lighter_bot_ledger_backlog_records", "Ledger records held in memory, not yet on disk",
+                   ledger.backlog),
+            _counter("lighter_bot_ledger_records_written_total", "Ledger records written and fsynced",
+                     ledger.written_total),
+            _counter("lighter_bot_ledger_write_failures_total", "Ledger flushes that failed (disk full, "
+                     "permissions)", ledger.failures_total),
+            _counter("lighter_bot_ledger_rotations_total", "Ledger file rotations", ledger.rotations_total),
+            _labelled(CounterMetricFamily("lighter_bot_fills_by_side_total", "Fills recorded, by side and liquidity",
+                                          labels=["side", "liquidity"]),
+                      [([side, liquidity], ledger.fills_by.get((side, liquidity), 0))
+                       for side in ("buy", "sell") for liquidity in ("maker", "taker")]),
+        ]
+        if ledger.write_seconds is not None:
+            families.append(_histogram("lighter_bot_ledger_write_duration_seconds", "Duration of a ledger flush "
+                                       "(write + fsync), seconds", ledger.write_seconds))
+    return families
+
+
 def _exposed_names(family: Metric) -> tuple[str, ...]:
     """Every name a family occupies in the text format (a counter `x` is exposed as `x_total`)."""
-    return (family.name, family.name + "_total") if family.type == "counter" else (family.name,)
+    if family.type == "counter":
+        return family.name, family.name + "_total"
+    if family.type == "histogram":
+        return family.name, family.name + "_bucket", family.name + "_sum", family.name + "_count"
+    return (family.name,)
 
 
 class StatusCollector(Collector):

@@ -92,7 +92,7 @@ def health(snapshot: BotStatus | None, now_wall_s: float, stale_after_s: float) 
         return HTTPStatus.SERVICE_UNAVAILABLE, {
             "status": "starting", "trading_state": None, "policy_version": None,
             "policy_set_valid": None, "venue_healthy": None, "last_tick_age_s": None,
-            "ticks_total": 0, "market": None, "venue": None, "problems": ["no tick yet"],
+            "ticks_total": 0, "market": None, "venue": None, "ledger": None, "problems": ["no tick yet"],
         }
     age_s = now_wall_s - snapshot.wall_ts
     problems = []
@@ -106,6 +106,9 @@ def health(snapshot: BotStatus | None, now_wall_s: float, stale_after_s: float) 
         problems.append("policy reload is not running (restarting)")
     if snapshot.rules_failing:
         problems.append(f"rules cannot be evaluated: {', '.join(snapshot.rules_failing)}")
+    ledger = snapshot.ledger
+    if ledger is not None and ledger.failure:
+        problems.append(f"{ledger.failure} ({ledger.backlog} records held in memory; trading reduce-only)")
     status = "degraded" if problems else "halted" if snapshot.trading_state == "halted" else "ok"
     body = {
         "status": status,
@@ -120,6 +123,8 @@ def health(snapshot: BotStatus | None, now_wall_s: float, stale_after_s: float) 
         "ticks_total": snapshot.ticks_total,
         "market": snapshot.market,
         "venue": snapshot.venue,
+        "ledger": None if ledger is None else {"path": ledger.path, "writable": not ledger.failure,
+                                                "backlog": ledger.backlog, "written_total": ledger.written_total},
         "problems": problems,
     }
     return (HTTPStatus.SERVICE_UNAVAILABLE if problems else HTTPStatus.OK), body
