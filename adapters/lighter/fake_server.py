@@ -123,6 +123,12 @@ class _Account:
     realized: int = 0
 
 
+def _hash80(text: str) -> str:
+    """A deterministic 80-hex-character hash, the length of Lighter's tx hashes (the fake cannot
+    compute the signer's own hash)."""
+    return hashlib.blake2b(text.encode(), digest_size=40).hexdigest()
+
+
 class TxRefused(Exception):
     def __init__(self, code: int, message: str, status: int = 400):
         super().__init__(message)
@@ -533,7 +539,7 @@ class FakeLighter:
             tx["_silent"] = self.faults.lost_acks and tx_type == TX_CREATE
             silent = silent or tx["_silent"]
             self._tx_queue.append((time.monotonic() + self.settings.sequencing_delay_s, tx, tx_type))
-            hashes.append(hashlib.sha256(info.encode()).hexdigest()[:80])
+            hashes.append(_hash80(info))
         if fault == "badcode":
             return await self._answer(request, {"code": 21506, "message": "too many pending txs, try again later"})
         if fault == "timeout" or silent:
@@ -715,7 +721,7 @@ class FakeLighter:
         self._next_trade_id += 1
         ours_ask = order.is_ask
         trade = {
-            "trade_id": self._next_trade_id, "tx_hash": hashlib.sha256(str(self._next_trade_id).encode()).hexdigest()[:80],
+            "trade_id": self._next_trade_id, "tx_hash": _hash80(str(self._next_trade_id)),
             "type": "trade", "market_id": m.market_id, "size": fixed(lots, m.size_decimals),
             "price": fixed(price, m.price_decimals),
             "usd_amount": fixed(lots * price * 10**(6 - m.size_decimals - m.price_decimals), 6)
@@ -887,7 +893,7 @@ class FakeLighter:
             left -= await self._fill_resting(order, take)
         self._next_trade_id += 1
         m = self.market
-        trade = {"trade_id": self._next_trade_id, "tx_hash": hashlib.sha256(str(self._next_trade_id).encode()).hexdigest()[:80],
+        trade = {"trade_id": self._next_trade_id, "tx_hash": _hash80(str(self._next_trade_id)),
                  "type": "trade", "market_id": m.market_id, "size": fixed(lots, m.size_decimals),
                  "price": fixed(price, m.price_decimals), "usd_amount": "0.000000",
                  "ask_id": 562950878433000 + self._next_trade_id, "bid_id": 844423988645000 + self._next_trade_id,
