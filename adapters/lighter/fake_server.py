@@ -82,7 +82,8 @@ class FakeSettings:
     seed: int = 1
     book_interval_s: float = 0.05    # a book update this often
     trade_interval_s: float = 0.4    # a public print this often (on average)
-    move_prob: float = 0.3           # chance the mid moves a tick per book step
+    move_prob: float = 0.3           # chance the mid moves per book step
+    move_ticks: int = 1              # ... by up to this many ticks
     levels: int = 20
     sequencing_delay_s: float = 0.01   # the sequencer runs accepted txs this long after the reply
     ping_interval_s: float = 20.0
@@ -164,7 +165,9 @@ class FakeLighter:
         self._skip_next_book = False
         self._subs: dict[web.WebSocketResponse, set[str]] = {}
         self._pongs: dict[web.WebSocketResponse, float] = {}
+        self._transports: dict[web.WebSocketResponse, asyncio.BaseTransport] = {}
         self.requests: list[tuple[float, str]] = []   # (time, path) of every REST request
+        self.max_live_per_side = {"buy": 0, "sell": 0}   # the most orders of one account resting on a side at once
         self.sent_txs: list[dict] = []                # every tx the API accepted
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -268,7 +271,8 @@ class FakeLighter:
 
     def inject(self, *faults: str) -> None:
         """One-shot faults for the next sends, in order: nonce, 21706, 21728, 429, 500, timeout, badcode,
-        slow; or connection faults applied at once: drop, shutdown, skip_book."""
+        slow; or applied at once: drop, shutdown, skip_book (connection and book), sweep_down/sweep_up
+        (the market jumps through our resting bids/asks)."""
         self._loop.call_soon_threadsafe(self._inject_now, list(faults))
 
     def register_key(self, account: int, api_key_index: int, public_key: str) -> None:
@@ -296,16 +300,31 @@ class FakeLighter:
     def _inject_now(self, faults: list[str]) -> None:
         for fault in faults:
             if fault == "drop":
+                # An abrupt TCP close, no close frame (what a dead network looks like).
                 for ws in list(self._subs):
-                    ws._writer.transport.abort() if getattr(ws, "_writer", None) else None
-                    asyncio.ensure_future(ws.close(code=1011))
+                    transport = self._transports.get(ws)
+                    if transport is not None:
+                        transport.abort()
             elif fault == "shutdown":
                 for ws in list(self._subs):
                     asyncio.ensure_future(self._send_shutdown(ws))
             elif fault == "skip_book":
                 self._skip_next_book = True
+            elif fault.startswith("sweep_"):
+                # The market jumps through our resting orders on one side (informed flow).
+                asyncio.ensure_future(self._sweep(-1 if fault == "sweep_down" else 1))
             else:
                 self._inject.append(fault)
+
+    async def _sweep(self, direction: int) -> None:
+        ours = [o.price for o in self.orders.values() if o.is_ask == (direction > 0)]
+        if not ours:
+            return
+        target = (max(ours) + self._half_spread + 1) if direction > 0 else (min(ours) - self._half_spread - 1)
+        self._mid = target
+        self._refill_pool()
+        await self._trade_through()
+        await self._publish_book()
 
     async def _send_shutdown(self, ws: web.WebSocketResponse) -> None:
         await self._send(ws, {"type": "shutdown", "close_in_ms": 100})
@@ -528,6 +547,9 @@ class FakeLighter:
             if fault in ("21706", "21728"):
                 raise TxRefused(int(fault), "invalid order base or quote amount" if fault == "21706"
                                 else "client order index already exists")
+            if fault == "badcode":
+                # An HTTP 200 that is a refusal all the same (body code != 200): nothing was accepted.
+                raise TxRefused(21506, "too many pending txs, try again later", status=200)
         except TxRefused as exc:
             return await self._answer(request, {"code": exc.code, "message": exc.message}, exc.status)
         # Accepted: the nonces are consumed, the sequencer runs the txs shortly.
@@ -540,8 +562,6 @@ class FakeLighter:
             silent = silent or tx["_silent"]
             self._tx_queue.append((time.monotonic() + self.settings.sequencing_delay_s, tx, tx_type))
             hashes.append(_hash80(info))
-        if fault == "badcode":
-            return await self._answer(request, {"code": 21506, "message": "too many pending txs, try again later"})
         if fault == "timeout" or silent:
             # Executed, but the answer never comes (the client times out: outcome unknown).
             self.requests.append((time.time(), request.path))
@@ -611,9 +631,13 @@ class FakeLighter:
             if self._live(tx["AccountIndex"], tx["ClientOrderIndex"]) is not None:
                 raise TxRefused(21728, "client order index already exists")
         if tx_type in (TX_CANCEL, TX_MODIFY):
-            created_here = any(other.get("ClientOrderIndex") == tx.get("Index") for other in batch
-                               if other is not tx and "ClientOrderIndex" in other)
-            if not created_here and self._live(tx["AccountIndex"], tx.get("Index", -1)) is None:
+            # A create still waiting for the sequencer (this batch or an earlier one) runs first, in
+            # nonce order, so naming it is valid; only an order that is gone is refused here.
+            pending = [queued for _, queued, kind in self._tx_queue if kind == TX_CREATE] + \
+                [other for other in batch if other is not tx and "ClientOrderIndex" in other]
+            created = any(other["AccountIndex"] == tx["AccountIndex"] and
+                          other.get("ClientOrderIndex") == tx.get("Index") for other in pending)
+            if not created and self._live(tx["AccountIndex"], tx.get("Index", -1)) is None:
                 raise TxRefused(21600, "given order is not an active limit order")
 
     async def _sequencer_task(self) -> None:
@@ -685,6 +709,9 @@ class FakeLighter:
         else:
             order.ahead = self._pool_at(order.is_ask, order.price)
             self.orders[order.order_index] = order
+            side = "sell" if order.is_ask else "buy"
+            live = sum(1 for o in self.orders.values() if o.account == order.account and o.is_ask == order.is_ask)
+            self.max_live_per_side[side] = max(self.max_live_per_side[side], live)
             await self._order_frames(order)
             await self._publish_book()
         del m
@@ -855,7 +882,7 @@ class FakeLighter:
         while True:
             await asyncio.sleep(s.book_interval_s)
             if self._rng.random() < s.move_prob:
-                self._mid += self._rng.choice((-1, 1))
+                self._mid += self._rng.choice((-1, 1)) * self._rng.randint(1, s.move_ticks)
                 self._refill_pool()
                 await self._trade_through()
             else:
@@ -985,6 +1012,7 @@ class FakeLighter:
         ws = web.WebSocketResponse(autoping=True, max_msg_size=2**20)
         await ws.prepare(request)
         self._subs[ws] = set()
+        self._transports[ws] = request.transport
         await self._send(ws, {"session_id": str(uuid.uuid4()), "type": "connected"})
         try:
             async for msg in ws:
@@ -999,6 +1027,7 @@ class FakeLighter:
         finally:
             self._subs.pop(ws, None)
             self._pongs.pop(ws, None)
+            self._transports.pop(ws, None)
         return ws
 
     async def _on_client_frame(self, ws: web.WebSocketResponse, data: dict) -> None:

@@ -20,6 +20,8 @@ from websockets.asyncio.client import ClientConnection
 from runtime.ports import AuthError, RateLimited, VenueDisconnected, VenueError
 
 log = logging.getLogger("lighter_bot.lighter")
+# httpx logs every request at INFO: at a request a second that drowns the bot's own status lines.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 CODE_OK = 200
 CODE_TOO_MANY_REQUESTS = 23000

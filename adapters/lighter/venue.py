@@ -806,6 +806,10 @@ class LighterVenue:
         deadline = time.monotonic() + cfg.shutdown_timeout_s
         while not self._sends.empty() and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
+        # The driver's own cancel-all is usually on its way: let the account stream confirm it first.
+        settle = time.monotonic() + min(1.0, cfg.shutdown_timeout_s / 4)
+        while self._connected and any(o.open for o in self._ours.values()) and time.monotonic() < settle:
+            await asyncio.sleep(0.02)
         confirmed = cfg.dry_run
         for _ in range(3):
             if confirmed or time.monotonic() > deadline:
