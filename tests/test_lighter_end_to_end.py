@@ -79,8 +79,8 @@ def sweep_once_quoted(fake, timeout_s: float = 8.0, after_s: float = 0.0) -> thr
 
 
 def test_the_bot_quotes_both_sides_gets_filled_hedges_and_leaves_nothing(fake, tmp_path):
-    sweeper = sweep_once_quoted(fake, after_s=3.0)
-    assert lighter_bot.cli(run_args(fake, tmp_path, 10.0)) == 0
+    sweeper = sweep_once_quoted(fake, after_s=2.0)
+    assert lighter_bot.cli(run_args(fake, tmp_path, 7.0)) == 0
     sweeper.join()
     summary = json.loads((tmp_path / "run.json").read_text())
     records = trace(tmp_path / "run.jsonl")
@@ -94,6 +94,8 @@ def test_the_bot_quotes_both_sides_gets_filled_hedges_and_leaves_nothing(fake, t
     assert any(f["purpose"] == "hedge" for f in bot_fills) or \
         any(r["type"] == "order" and r.get("purpose") == "hedge" for r in records)   # it hedged
     assert fake.open_orders() == {}                                     # nothing left behind
+    cancel_alls = [tx for tx in fake.sent_txs if tx["tx_type"] == 16]
+    assert cancel_alls and all(tx["L2TxAttributes"] == {"5": 2} for tx in cancel_alls)   # our market only
     assert summary["position_mismatches"] == 0 and summary["rate_limited"] == 0
     assert max_requests_per_window([t for t, _ in fake.requests]) <= 60
 

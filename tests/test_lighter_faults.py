@@ -19,8 +19,8 @@ from runtime.trace import MemorySink, Trace
 from runtime.trader import Trader
 from test_lighter_end_to_end import max_requests_per_window
 
-RUN_S = 4.5
-FAULT_AT_S = 1.5
+RUN_S = 3.5
+FAULT_AT_S = 1.0
 
 # fault -> (one-shot injections at FAULT_AT_S, adapter config overrides)
 FAULTS = {

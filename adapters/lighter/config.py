@@ -30,6 +30,8 @@ class LighterBudget(StrictModel):
     # Requests kept back from sends for reconciliation reads (a reconnect must always be able
     # to read the account), so quoting can never starve the recovery path.
     reserve_for_reads: Annotated[int, Field(ge=0)] = 6
+    # Each request counts this much longer than the window: the exchange clocks it on arrival.
+    guard_s: Annotated[float, Field(ge=0)] = 1.0
 
 
 class LighterConfig(StrictModel):

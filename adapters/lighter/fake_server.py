@@ -229,7 +229,7 @@ class FakeLighter:
         loop.close()
 
     async def _startup(self) -> None:
-        app = web.Application()
+        app = web.Application(middlewares=[self._count_requests])
         r = app.router
         r.add_get("/api/v1/orderBookDetails", self._h_details)
         r.add_get("/api/v1/orderBooks", self._h_order_books)
@@ -333,8 +333,14 @@ class FakeLighter:
 
     # -- REST ------------------------------------------------------------------------------------------
 
+    @web.middleware
+    async def _count_requests(self, request: web.Request, handler):
+        """Every REST request, clocked on arrival (as a rate limiter sees it)."""
+        if request.path.startswith("/api/"):
+            self.requests.append((time.time(), request.path))
+        return await handler(request)
+
     async def _answer(self, request: web.Request, body: dict, status: int = 200) -> web.Response:
-        self.requests.append((time.time(), request.path))
         if self.faults.slow_s:
             await asyncio.sleep(self.faults.slow_s)
         return web.json_response(body, status=status)
@@ -564,7 +570,6 @@ class FakeLighter:
             hashes.append(_hash80(info))
         if fault == "timeout" or silent:
             # Executed, but the answer never comes (the client times out: outcome unknown).
-            self.requests.append((time.time(), request.path))
             hang = asyncio.get_running_loop().create_future()
             self._hung.append(hang)
             try:
@@ -674,8 +679,9 @@ class FakeLighter:
             await self._order_frames(order)
             await self._publish_book()
         elif tx_type == TX_CANCEL_ALL:
+            scope = (tx.get("L2TxAttributes") or {}).get("5", 255)      # attribute 5: one market, 255/absent: all
             if tx.get("TimeInForce", 0) == 0:
-                for order in [o for o in self.orders.values() if o.account == account]:
+                for order in [o for o in self.orders.values() if o.account == account and scope in (255, o.market)]:
                     await self._close(order, "canceled")
 
     async def _create(self, tx: dict) -> None:

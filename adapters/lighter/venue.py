@@ -71,6 +71,7 @@ class _Ours:
     accepted: bool = False        # OrderAccepted emitted
     open: bool = False            # OrderOpen emitted
     modify_pending: bool = False
+    version: int = 0              # Lighter's order_version as last seen (a modify bumps it)
     cancel_requested: bool = False
     tx_hash: str = ""
 
@@ -119,7 +120,8 @@ class LighterVenue:
         self._started = False
         self._stopped = False
         budget = config.budget
-        self.budget = RequestBudget(budget.requests_per_window, budget.window_s, budget.reserve_for_reads)
+        self.budget = RequestBudget(budget.requests_per_window, budget.window_s, budget.reserve_for_reads,
+                                    budget.guard_s)
         self.nonces = NonceCounter()
         self.book = OrderBook(market.price_decimals, market.size_decimals)
         self._ours: dict[int, _Ours] = {}
@@ -251,12 +253,16 @@ class LighterVenue:
                 raise VenueDisconnected("lighter venue: no account snapshot")
             await asyncio.sleep(0.02)
 
-    async def _read(self, path: str, params: dict | None = None, auth: bool = False) -> dict:
-        """A REST read through the budget (waits for room; reads are idempotent)."""
+    async def _read(self, path: str, params: dict | None = None, auth: bool = False,
+                    max_wait_s: float = float("inf")) -> dict:
+        """A REST read through the budget (waits up to `max_wait_s` for room; reads are idempotent)."""
+        give_up = time.monotonic() + max_wait_s
         while True:
             wait = self.budget.read_wait_s(time.time())
             if wait <= 0:
                 break
+            if time.monotonic() + wait > give_up:
+                raise RateLimited(f"{path}: no request budget left within {max_wait_s:.1f}s")
             await asyncio.sleep(min(wait, 1.0))
         self.budget.spend_read(time.time())
         self._report_budget()
@@ -507,6 +513,8 @@ class LighterVenue:
         price_ticks = wire.units(order.price, m.price_decimals)
         remaining = wire.units(order.remaining_base_amount, m.size_decimals)
         ours.order_index = order.order_index
+        version_before = ours.version
+        ours.version = max(ours.version, order.order_version or 0)
         now = time.time()
         p, s = 10**m.price_decimals, 10**m.size_decimals
         if not ours.accepted:
@@ -518,7 +526,9 @@ class LighterVenue:
                 ours.price_ticks, ours.remaining_lots = price_ticks, remaining
                 self._emit(OrderOpen(now, cid, ours.side, price_ticks / p, remaining / s, str(order.order_index)),
                            urgent=True)
-            elif ours.modify_pending and (price_ticks != ours.price_ticks or order.order_version):
+            elif ours.modify_pending and (ours.version > version_before or (
+                    order.order_version is None and price_ticks != ours.price_ticks)):
+                # Lighter bumps order_version on each modify; a fill's update keeps it.
                 ours.modify_pending = False
                 ours.price_ticks, ours.remaining_lots = price_ticks, remaining
                 self._emit(OrderModified(now, cid, price_ticks / p, remaining / s), urgent=True)
@@ -587,6 +597,7 @@ class LighterVenue:
             ours.price_ticks = wire.units(order.price, m.price_decimals)
             ours.remaining_lots = wire.units(order.remaining_base_amount, m.size_decimals)
             ours.accepted = ours.open = True
+            ours.version = max(ours.version, order.order_version or 0)
             self._ours[cid] = ours
             reports.append(OpenOrderReport(cid, ours.side, ours.price_ticks / p, ours.remaining_lots / s,
                                            str(order.order_index)))
@@ -695,7 +706,8 @@ class LighterVenue:
                 elif isinstance(intent, CancelOrder):
                     call = (signer.cancel_order, m.market_id, self._index(intent.client_id), nonce)
                 else:
-                    call = (signer.cancel_all, CANCEL_ALL_IMMEDIATE, 0, nonce)
+                    # Scoped to our market (attribute 5): never the account's orders on other markets.
+                    call = (signer.cancel_all, CANCEL_ALL_IMMEDIATE, 0, nonce, m.market_id)
                 tx.signed = await loop.run_in_executor(signer.executor, *call)
                 signed.append(tx)
             except SignError as exc:
@@ -706,8 +718,9 @@ class LighterVenue:
         return signed
 
     async def _send_txs(self, txs: list[_Tx], allow_split: bool) -> None:
+        protective = all(isinstance(tx.intent, (CancelOrder, CancelAll)) for tx in txs)
         for attempt in range(NONCE_RETRIES + 1):
-            if not self.budget.try_send(time.time()):
+            if not self.budget.try_send(time.time(), protective):
                 self._report_budget()
                 for tx in txs:
                     self._unknown(tx.intent, "23000 request budget exhausted", rate_limited=True)
@@ -810,16 +823,19 @@ class LighterVenue:
         settle = time.monotonic() + min(1.0, cfg.shutdown_timeout_s / 4)
         while self._connected and any(o.open for o in self._ours.values()) and time.monotonic() < settle:
             await asyncio.sleep(0.02)
-        confirmed = cfg.dry_run
+        # A venue that never reconciled (start failed) sent nothing: what is on the account is not ours to touch.
+        confirmed = cfg.dry_run or not self._first_account.is_set()
         for _ in range(3):
             if confirmed or time.monotonic() > deadline:
                 break
             try:
                 orders = wire.parse_response(wire.OrdersResponse, await self._read(
                     "/api/v1/accountActiveOrders", {"account_index": self.account,
-                                                    "market_id": self.market.market_id}, True))
+                                                    "market_id": self.market.market_id}, True,
+                    max_wait_s=max(0.0, deadline - time.monotonic())))
             except (VenueError, wire.WireError) as exc:
-                log.warning("lighter venue: cannot list open orders at shutdown: %s", exc)
+                log.warning("lighter venue: cannot list open orders at shutdown (%s): cancel-all regardless", exc)
+                await self._send_txs([_Tx(CancelAll("shutdown"), TX_CANCEL_ALL, -1)], allow_split=False)
                 await asyncio.sleep(0.5)
                 continue
             if not orders.orders:
@@ -828,7 +844,7 @@ class LighterVenue:
             log.info("lighter venue: %d orders open at shutdown: cancel-all", len(orders.orders))
             await self._send_txs([_Tx(CancelAll("shutdown"), TX_CANCEL_ALL, -1)], allow_split=False)
             await asyncio.sleep(0.3)
-        if confirmed:
+        if confirmed and self._first_account.is_set():
             log.info("lighter venue: no order of ours left on %s", self.market.symbol)
         else:
             log.error("lighter venue: could not confirm that every order is canceled; check the account")
