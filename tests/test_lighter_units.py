@@ -92,3 +92,15 @@ def test_fake_server_fault_flags():
         parse_faults("explode")
     with pytest.raises(ValueError, match="needs a number"):
         parse_faults("late_fills=soon")
+
+
+def test_without_the_extra_the_venue_refuses_to_start_naming_the_install_command(monkeypatch):
+    from adapters.lighter import signer
+    from adapters.lighter.venue import LighterVenue, VenueConfigError
+    from runtime.market import MarketSpec
+
+    monkeypatch.setattr(signer, "_sdk_spec", lambda: None)      # as if lighter-sdk were not installed
+    secrets = LighterSecrets.from_env(LighterConfig(), ENV)
+    with pytest.raises(VenueConfigError, match=r"pip install -e '\.\[lighter\]'") as caught:
+        LighterVenue(MarketSpec(2, "SOL", 3, 3, 0.05, 10.0), LighterConfig(), secrets)
+    assert KEY not in str(caught.value)

@@ -56,11 +56,15 @@ class _ApiKeyResponse(ctypes.Structure):
     _fields_ = [("privateKey", ctypes.c_void_p), ("publicKey", ctypes.c_void_p), ("err", ctypes.c_void_p)]
 
 
+def _sdk_spec():
+    return importlib.util.find_spec("lighter")
+
+
 def library_path(explicit: str = "") -> Path:
     """The signer .so/.dylib/.dll shipped in lighter-sdk (found without importing the SDK)."""
     if explicit:
         return Path(explicit)
-    spec = importlib.util.find_spec("lighter")
+    spec = _sdk_spec()
     if spec is None or not spec.submodule_search_locations:
         raise SignerUnavailable(f"the Lighter signer needs lighter-sdk: {INSTALL_HINT}")
     system, machine = platform.system().lower(), platform.machine().lower()
