@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Sequence
 
 from adapters import DEFAULT_KIND, VENUE_CONFIGS, open_venue
+from adapters.lighter.commands import COMMANDS as LIGHTER_COMMANDS
 from runtime.service.config import BotConfig as _BotConfigBase
 from runtime.service.config import bot_config_model
 from runtime.service.config import load_config as _load_config
@@ -25,7 +26,7 @@ def cli(argv: Sequence[str] | None = None) -> int:
     """`lighter-bot ARGS`, returning the exit code (tests call this)."""
     from runtime.service.cli import main as cli_main
 
-    return cli_main(argv, config_model=BotConfig, open_venue=open_venue)
+    return cli_main(argv, config_model=BotConfig, open_venue=open_venue, extra_commands=LIGHTER_COMMANDS)
 
 
 def main() -> None:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from adapters.lighter.config import LighterConfig
 from adapters.paper.config import PaperConfig
 from runtime.market import MarketSpec
 from runtime.ports import Venue
 
 # Every adapter's config model, by `venue.kind`. Adding a venue adds a line here; the core's
 # config never changes.
-VENUE_CONFIGS: dict[str, type[BaseModel]] = {"paper": PaperConfig}
+VENUE_CONFIGS: dict[str, type[BaseModel]] = {"paper": PaperConfig, "lighter": LighterConfig}
 DEFAULT_KIND = "paper"
 
 
@@ -26,4 +27,8 @@ def open_venue(kind: str, venue_config, market: MarketSpec, start_ts: float) -> 
         from adapters.paper.venue import PaperVenue
 
         return PaperVenue(market, venue_config.paper, start_ts)
+    if kind == "lighter":
+        from adapters.lighter.venue import LighterVenue
+
+        return LighterVenue(market, venue_config.lighter)
     raise ValueError(f"unknown venue kind {kind!r}; known kinds: {', '.join(VENUE_CONFIGS)}")

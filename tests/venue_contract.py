@@ -12,6 +12,7 @@ own intents, registered with the Trader's order tracker as the Trader's gate wou
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -39,11 +40,14 @@ class Desk:
     venue_position: Callable[[], float] = lambda: 0.0
     venue_open: Callable[[], dict[int, float]] = lambda: {}
     new_trader: Callable[[], Trader] | None = None
+    # A venue that runs on its own (a live adapter over a network): `now` is wall-clock time and
+    # `pump` waits for it, so the venue's I/O really happens between drains.
+    real_time: bool = False
 
     def restart(self) -> "Desk":
         """A new Trader (a restarted bot) on the same, still running venue."""
         return Desk(self.venue, self.new_trader(), self.now, [], self.venue_position, self.venue_open,
-                    self.new_trader)
+                    self.new_trader, self.real_time)
 
     def send(self, *intents: Intent) -> None:
         """Register intents with the Trader (as its gate does after approving), then submit one batch."""
@@ -57,6 +61,8 @@ class Desk:
         end = self.now + seconds
         while True:
             self.now = min(self.now + STEP_S, end) if seconds else self.now
+            if self.real_time:
+                time.sleep(max(0.0, self.now - time.time()))
             events = self.venue.drain(self.now)
             self.trader.on_events(events)
             self.trader.features.advance(self.now)
@@ -284,7 +290,8 @@ class VenueContract:
         desk = make_desk(request_limit=3)
         bid, _ = desk.touch()
         ids = [desk.next_id() for _ in range(4)]
-        desk.send(*[quote(cid, "buy", bid * (0.99 - 0.001 * i)) for i, cid in enumerate(ids)])
+        for i, cid in enumerate(ids):     # four sends (on Lighter a batch is one request, so one each)
+            desk.send(quote(cid, "buy", bid * (0.99 - 0.001 * i)))
         desk.pump(0.2)
         budgets = [e for e in desk.events if isinstance(e, BudgetUpdate)]
         assert budgets and (budgets[-1].used, budgets[-1].limit) == (3, 3)

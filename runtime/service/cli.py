@@ -23,7 +23,7 @@ from rules.lint import lint
 from runtime.catalog import FEATURE_NAMES, describe_catalog
 from runtime.features import FeatureStore
 from runtime.market import MarketSpec, market_spec
-from runtime.ports import Venue
+from runtime.ports import Venue, VenueError
 from runtime.service import logs
 from runtime.service.app import serve
 from runtime.service.config import BotConfig, load_config
@@ -41,6 +41,8 @@ log = logging.getLogger("lighter_bot")
 
 # (venue.kind, the `venue:` config section, market, start time) -> a venue; from the composition root.
 VenueFactory = Callable[[str, object, MarketSpec, float], Venue]
+# Commands an adapter adds (e.g. `fake-server`): name -> (add its arguments to a parser, run it -> exit code).
+ExtraCommand = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 DEFAULT_CONFIG = Path("config.yaml")
 # Where a `--simulated` run's clock starts (2026-01-01T00:00:00Z): a fixed start, not the wall
@@ -48,7 +50,7 @@ DEFAULT_CONFIG = Path("config.yaml")
 SIMULATED_START_TS = 1_767_225_600.0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(extra_commands: dict[str, ExtraCommand] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lighter-bot", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -68,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "a 30-minute rehearsal takes seconds. Metrics are served only with --port")
     run.add_argument("--summary", type=Path, metavar="FILE.json",
                      help="at exit, write what the run did as JSON (fills, orders, tx_per_min, PnL, ...)")
+    run.add_argument("--venue", metavar="KIND", help="venue.kind for this run (paper, lighter)")
+    run.add_argument("--base-url", metavar="URL", help="the venue's base URL (e.g. a `lighter-bot fake-server`)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="connect, stream and reconcile, log the intents, send nothing (live venues)")
 
     policy = sub.add_parser("policy", help="check policies")
     policy_sub = policy.add_subparsers(dest="policy_command", required=True)
@@ -92,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "if present, else the embedded defaults)")
 
     sub.add_parser("features", help="list the feature catalog policies may use")
+    for name, (help_text, add_arguments, _) in (extra_commands or {}).items():
+        add_arguments(sub.add_parser(name, help=help_text))
     return parser
 
 
@@ -111,14 +119,15 @@ def _port(text: str) -> int:
     return int(text)
 
 
-def main(argv: Sequence[str] | None, *, config_model: type[BotConfig], open_venue: VenueFactory | None = None) -> int:
-    """The CLI; `config_model` (the whole config.yaml model) and `open_venue` come from the
-    composition root (`lighter_bot.py`), which alone knows the adapters.
+def main(argv: Sequence[str] | None, *, config_model: type[BotConfig], open_venue: VenueFactory | None = None,
+         extra_commands: dict[str, ExtraCommand] | None = None) -> int:
+    """The CLI; `config_model` (the whole config.yaml model), `open_venue` and the adapters' own
+    commands come from the composition root (`lighter_bot.py`), which alone knows the adapters.
 
     A reader that goes away (`lighter-bot policy check | head -1`) ends the command quietly,
     as for any Unix tool, rather than with a BrokenPipeError traceback."""
     try:
-        return _main(argv, config_model, open_venue)
+        return _main(argv, config_model, open_venue, extra_commands)
     except BrokenPipeError:
         try:
             sys.stdout = open(os.devnull, "w")   # nothing more can be written; silence the flush at exit
@@ -127,9 +136,12 @@ def main(argv: Sequence[str] | None, *, config_model: type[BotConfig], open_venu
         return EXIT_PROBLEMS
 
 
-def _main(argv: Sequence[str] | None, config_model: type[BotConfig], open_venue: VenueFactory | None) -> int:
-    args = build_parser().parse_args(argv)
+def _main(argv: Sequence[str] | None, config_model: type[BotConfig], open_venue: VenueFactory | None,
+          extra_commands: dict[str, ExtraCommand] | None) -> int:
+    args = build_parser(extra_commands).parse_args(argv)
     args.config_model = config_model
+    if extra_commands and args.command in extra_commands:
+        return extra_commands[args.command][2](args)
     try:
         if args.command == "features":
             print(describe_catalog())
@@ -156,6 +168,26 @@ def _config(args: argparse.Namespace) -> BotConfig:
     if path is None and DEFAULT_CONFIG.exists():
         path = DEFAULT_CONFIG
     return load_config(path, args.config_model)
+
+
+def _venue_overrides(config: BotConfig, args: argparse.Namespace) -> BotConfig:
+    """`run --venue/--base-url/--dry-run` applied to the `venue:` section (ValueError names a misfit)."""
+    venue = config.venue
+    if args.venue:
+        if args.venue not in type(venue).model_fields or args.venue == "kind":
+            known = ", ".join(n for n in type(venue).model_fields if n != "kind")
+            raise ValueError(f"--venue: unknown venue {args.venue!r}; known: {known}")
+        venue = venue.model_copy(update={"kind": args.venue})
+    section = getattr(venue, venue.kind)
+    updates = {}
+    for flag, field, value in (("--base-url", "base_url", args.base_url), ("--dry-run", "dry_run", args.dry_run)):
+        if value:
+            if field not in type(section).model_fields:
+                raise ValueError(f"{flag}: the {venue.kind} venue has no such setting")
+            updates[field] = value
+    if updates:
+        venue = venue.model_copy(update={venue.kind: section.model_copy(update=updates)})
+    return config.model_copy(update={"venue": venue})
 
 
 def _policy_check(paths: list[Path], args: argparse.Namespace) -> int:
@@ -213,6 +245,11 @@ def _explain(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, open_venue: VenueFactory) -> int:
     config = _config(args)
+    try:
+        config = _venue_overrides(config, args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     logs.configure(config.runtime.log_level, logging.StreamHandler(sys.stderr))
     if args.simulated and args.duration is None:
         print("error: --simulated needs --duration SECONDS (simulated time runs as fast as the CPU allows)",
@@ -238,6 +275,9 @@ def _run(args: argparse.Namespace, open_venue: VenueFactory) -> int:
         venue = open_venue(config.venue.kind, config.venue, market_spec(config.market), start)
     except ValueError as exc:
         print(f"error: venue.kind: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except VenueError as exc:       # a live venue missing its keys, its extra or its market
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
     if args.simulated and not venue.can_simulate:
         print(f"error: --simulated: the {config.venue.kind} venue runs in real time only", file=sys.stderr)
@@ -271,6 +311,9 @@ def _run(args: argparse.Namespace, open_venue: VenueFactory) -> int:
     except LedgerError as exc:
         print(f"error: {exc} (set runtime.ledger.path to a readable ledger, or runtime.ledger.enabled: false)",
               file=sys.stderr)
+        return EXIT_PROBLEMS
+    except VenueError as exc:       # the venue could not start (unreachable, refused our key, ...)
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
     finally:
         if server is not None:
