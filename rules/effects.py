@@ -54,12 +54,15 @@ MERGES: dict[str, tuple[Merge, float | bool | None]] = {
     "hedge_force_aggressive": ("or", False),
     "hedge_cooldown_s": ("max", 0.0),
     "hedge_max_chase_bps": ("min", None),
+    "hedge_standdown_s": ("max", 0.0),
+    "hedge_retrace_bps": ("min", None),
 }
 BOOL_EFFECTS = frozenset(name for name, (merge, _) in MERGES.items() if merge == "or")
 EFFECT_INDEX = {name: i for i, name in enumerate(MERGES)}
 # Numbers a rule may produce for these effects; outside, the value is refused as a rule error.
 NON_NEGATIVE = frozenset({"size_mult", "size_cap_units", "bid_cooldown_s", "ask_cooldown_s", "hedge_clip_mult",
-                          "hedge_max_slippage_bps", "hedge_cross_bps", "hedge_cooldown_s", "hedge_max_chase_bps"})
+                          "hedge_max_slippage_bps", "hedge_cross_bps", "hedge_cooldown_s", "hedge_max_chase_bps",
+                          "hedge_standdown_s", "hedge_retrace_bps"})
 
 
 class Effects(NamedTuple):
@@ -87,6 +90,8 @@ class Effects(NamedTuple):
     hedge_force_aggressive: bool = False
     hedge_cooldown_s: float = 0.0
     hedge_max_chase_bps: float | None = None
+    hedge_standdown_s: float = 0.0
+    hedge_retrace_bps: float | None = None
 
     def non_neutral(self) -> dict[str, float | bool]:
         """Only the effects some rule set, for traces and `explain`."""
@@ -104,7 +109,7 @@ def is_protective(name: str, value: float | bool) -> bool:
     if name in BOOL_EFFECTS:
         return bool(value)
     if name in ("spread_add_bps", "bid_spread_add_bps", "ask_spread_add_bps", "bid_cooldown_s", "ask_cooldown_s",
-                "hedge_cooldown_s"):
+                "hedge_cooldown_s", "hedge_standdown_s"):
         return value >= 0
     if name == "size_mult":
         return value <= 1

@@ -72,6 +72,7 @@ class Trader:
         self.funding_total = 0.0
         self._decision_seq = 0
         self._last_state = self.risk.state
+        self._last_hedge_reason = "idle"
         self._coded_state, self._state_code = self.risk.state, self.risk.state.code
         self._requote_config: Config | None = None
         self._requote_knobs: tuple[float, float, float, float, float] = (0.0, 0.0, 0.0, 0.0, 0.0)
@@ -224,6 +225,7 @@ class Trader:
             self.plan = plan = self.maker.plan(values, effects, now, allow_bid=active or inventory < 0,
                                                allow_ask=active or inventory > 0)
             hedge = self.hedger.step(values, effects, self.orders, now, self.orders.next_client_id)
+            self._trace_hedge(hedge, seq, now)
             if hedge:
                 intents += self._defer_self_crossing_hedges(hedge)
             intents += self._requote(plan, seq, now)
@@ -234,6 +236,17 @@ class Trader:
         features.note_trading_state(self._state_code, len(self.orders.orders))
         self.ticks_total += 1
         return approved
+
+    def _trace_hedge(self, hedge: list[Intent], seq: int, now: float) -> None:
+        """Trace the hedger's decision when its reason changes or it sends something: every hedge
+        order then has a reason line before it (passive, forced_exposure, forced_policy, abandoned,
+        stood_down, ...), without a line per tick while nothing changes."""
+        decision = self.hedger.decision
+        if hedge or decision.reason != self._last_hedge_reason:
+            self._last_hedge_reason = decision.reason
+            self.trace.event("hedge_decision", ts=now, decision=seq, reason=decision.reason, side=decision.side,
+                             plan_mid=decision.plan_mid, moved_bps=decision.moved_bps,
+                             intents=[type(i).__name__ for i in hedge])
 
     def _report_rule_errors(self, now: float) -> None:
         """Log a failing rule with its file:line, at most once a minute each, and trace it."""
