@@ -73,6 +73,7 @@ class Trader:
         self._decision_seq = 0
         self._last_state = self.risk.state
         self._last_hedge_reason = "idle"
+        self._last_blocked = ("", "")
         self._coded_state, self._state_code = self.risk.state, self.risk.state.code
         self._requote_config: Config | None = None
         self._requote_knobs: tuple[float, float, float, float, float] = (0.0, 0.0, 0.0, 0.0, 0.0)
@@ -224,6 +225,12 @@ class Trader:
             active = state is TradingState.ACTIVE
             self.plan = plan = self.maker.plan(values, effects, now, allow_bid=active or inventory < 0,
                                                allow_ask=active or inventory > 0)
+            blocked = (plan.bid_blocked, plan.ask_blocked)
+            if blocked != self._last_blocked:
+                # Why a side is (no longer) quoted: pause, cooldown, risk, or a size cap the venue
+                # minimum cannot honour ("size_cap" / "size_max").
+                self._last_blocked = blocked
+                self.trace.event("quote_blocked", ts=now, decision=seq, bid=blocked[0], ask=blocked[1])
             hedge = self.hedger.step(values, effects, self.orders, now, self.orders.next_client_id)
             self._trace_hedge(hedge, seq, now)
             if hedge:
