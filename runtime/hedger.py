@@ -6,15 +6,16 @@ exposure has lasted `aggressive_after_s` or a policy forces it, and never past t
 slippage cap.
 
 No chase: a cross is abandoned when the mid has already run more than `max_chase_bps`
-against the plan. Chasing a move we already missed turns a hedge into a loss-maximiser,
+against the plan, or the touch is beyond `max_slippage_bps` from the plan's mid (the
+cap holds from the plan as well as from the current mid). Chasing a move we already missed turns a hedge into a loss-maximiser,
 so after an abandonment the hedger *stands down*: it keeps the plan's anchor and rests
 passively, and crosses again only once the mid retraces within `retrace_bps` of the
 plan's mid or `standdown_s` has passed (then it accepts the new level and re-anchors).
 Re-planning at the new mid at once (what it did before) made "no chase" a one-tick delay.
 
-The plan is re-anchored at the mid after every hedge fill: the next clip's chase is
-measured from where the last one traded, otherwise in any moving market the second clip
-is "abandoned" by construction.
+The plan is re-anchored at the mid after every hedge fill (once any cooldown is over): the
+next clip's chase is measured from where the last one left off, otherwise in any moving
+market the second clip is "abandoned" by construction.
 
 Hysteresis: a plan starts only above `trigger_units` and runs until |inventory| is at
 `target_units`. A clip never exceeds |inventory| (it reduces the position, never flips
@@ -153,14 +154,16 @@ class Hedger:
         if plan is None or plan.side != side:
             plan = self.plan = HedgePlan(side, now, mid)
             self._reanchor = False
-        elif self._reanchor:
-            plan.plan_mid, plan.abandoned_at, self._reanchor = mid, None, False
         params = self.params(effects)
-        moved = self._moved_bps(side, mid)
         if now - self._last_clip_ts < params.cooldown_s:
             self.mode = "cooldown"
-            self._decide("cooldown", moved)
+            self._decide("cooldown", self._moved_bps(side, mid))
             return []
+        if self._reanchor:
+            # The next clip is planned where the last one left off, once the cooldown (a pause we
+            # chose, not a move we missed) is over.
+            plan.plan_mid, plan.abandoned_at, self._reanchor = mid, None, False
+        moved = self._moved_bps(side, mid)
         size = self._clip(excess, abs(inventory), params.clip_units, mid)
         if size <= 0:
             self._decide("no_size", moved)
@@ -233,6 +236,16 @@ class Hedger:
             return [CancelOrder(live.client_id)]
         return [PlaceOrder(next_id(), side, price, size, "post_only", "hedge", reduce_only=True)]
 
+    def _abandon(self, side: Side, size: float, position: float, params: HedgeParams, features: dict[str, float],
+                 now: float, next_id, moved: float) -> list[Intent]:
+        self.abandoned_total += 1
+        log.info("hedge cross abandoned: mid moved %.1f bps against the plan (chase limit %.1f, slippage cap %.1f);"
+                 " standing down", moved, params.max_chase_bps, params.max_slippage_bps)
+        self.plan.abandoned_at = now
+        self.mode = "stood_down"
+        self._decide("abandoned", moved)
+        return self._passive(side, size, position, features["mid"], features, None, now, next_id)
+
     def _cross(self, side: Side, size: float, position: float, params: HedgeParams, features: dict[str, float],
                live: LiveOrder | None, now: float, next_id, forced: str, moved: float) -> list[Intent]:
         if live is not None:
@@ -242,24 +255,25 @@ class Hedger:
         mid = features["mid"]
         plan = self.plan
         if moved > params.max_chase_bps:
-            self.abandoned_total += 1
-            log.info("hedge cross abandoned: mid moved %.1f bps against the plan (limit %.1f); standing down",
-                     moved, params.max_chase_bps)
-            plan.abandoned_at = now
-            self.mode = "stood_down"
-            self._decide("abandoned", moved)
-            return self._passive(side, size, position, mid, features, None, now, next_id)
+            return self._abandon(side, size, position, params, features, now, next_id, moved)
         touch = features["best_bid"] if side == "sell" else features["best_ask"]
         if touch <= 0:
             self._decide("beyond_slippage", moved)
             return []
+        # The slippage cap holds from the current mid and from the plan's: a cross never pays more
+        # than max_slippage_bps from where the hedge was planned, however the mid ran meanwhile.
         bound = params.max_slippage_bps * BPS
         if side == "sell":
-            limit = max(touch * (1 - params.cross_bps * BPS), mid * (1 - bound))
-            beyond = touch < mid * (1 - bound)
+            floor = max(mid, plan.plan_mid) * (1 - bound)
+            limit = max(touch * (1 - params.cross_bps * BPS), floor)
+            beyond, past_plan = touch < floor, touch < plan.plan_mid * (1 - bound)
         else:
-            limit = min(touch * (1 + params.cross_bps * BPS), mid * (1 + bound))
-            beyond = touch > mid * (1 + bound)
+            ceiling = min(mid, plan.plan_mid) * (1 + bound)
+            limit = min(touch * (1 + params.cross_bps * BPS), ceiling)
+            beyond, past_plan = touch > ceiling, touch > plan.plan_mid * (1 + bound)
+        if past_plan:
+            # The touch ran past what the plan may pay: the same missed move as a chase, same answer.
+            return self._abandon(side, size, position, params, features, now, next_id, moved)
         if beyond:
             self._decide("beyond_slippage", moved)   # the book itself is past our cap: wait rather than pay it
             return []

@@ -102,18 +102,18 @@ def test_one_hedge_in_flight():
 def test_a_falling_mid_is_not_chased_after_the_cross_is_abandoned():
     # Long, forced to cross, the mid falling 4 bps a tick: the old hedger abandoned once and then
     # sold at -17 and -25 bps from the plan. Now nothing crosses for standdown_s.
-    s = Script(0.3, effects=NEUTRAL._replace(hedge_force_aggressive=True, hedge_cooldown_s=5.0),
-               standdown_s=20.0)
-    path = [185.0 * (1 - 4 * BPS * i) for i in range(30)]   # 0.5 s a tick: 15 s of falling
+    s = Script(0.3, effects=NEUTRAL._replace(hedge_force_aggressive=True), standdown_s=20.0)
+    # a 15 bps gap down while the hedge waits passively, then 4 bps a tick (0.5 s) for 15 s
+    path = [185.0] + [185.0 * (1 - (15 + 4 * i) * BPS) for i in range(30)]
     s.run(path)
     abandoned = [t for t, r in s.decisions if r == "abandoned"]
     assert abandoned, s.reasons()
     first = abandoned[0]
     assert not [c for c in s.crosses if c[0] > first]
-    assert all(r in ("stood_down", "cooldown") for t, r in s.decisions if t > first)
-    # and every cross that did go was within the chase limit of its plan at the time
+    assert all(r == "stood_down" for t, r in s.decisions if t > first)
+    # and every cross that did go paid at most the slippage cap from its plan
     for _, order, plan_mid in s.crosses:
-        assert order.price >= plan_mid * (1 - (12 + 12) * BPS)
+        assert order.price >= plan_mid * (1 - 12 * BPS) - 0.001
 
 
 def test_a_retrace_into_the_band_allows_the_cross_again():
@@ -254,3 +254,34 @@ def test_hedge_cross_bps_is_the_depth_used_bounded_by_the_slippage_cap():
     # a policy cannot raise the slippage cap
     loose = cross_under(NEUTRAL._replace(hedge_cross_bps=50.0, hedge_max_slippage_bps=40.0))
     assert loose.price >= mid * (1 - 12 * BPS) - 1e-9
+
+
+def test_the_slippage_cap_holds_from_the_plan_not_only_from_the_mid():
+    # 7 bps against the plan is within the chase limit (8 under edge_first), but crossing 4 bps past
+    # a touch 1 bps under that mid would pay 12 bps from the plan; under a 9 bps cap it is abandoned.
+    s = Script(0.15, effects=NEUTRAL._replace(hedge_force_aggressive=True, hedge_max_chase_bps=8.0,
+                                              hedge_max_slippage_bps=9.0))
+    s.tick(0.0, 185.0)
+    s.orders.orders.clear()
+    s.tick(0.5, 185.0 * (1 - 7 * BPS))
+    assert s.crosses and s.crosses[0][1].price >= 185.0 * (1 - 9 * BPS) - 1e-9
+    s2 = Script(0.15, effects=NEUTRAL._replace(hedge_force_aggressive=True, hedge_max_slippage_bps=9.0))
+    s2.tick(0.0, 185.0)
+    s2.orders.orders.clear()
+    s2.tick(0.5, 185.0 * (1 - 10 * BPS))             # the touch itself is 11 bps under the plan
+    assert not s2.crosses and s2.hedger.decision.reason == "abandoned"
+
+
+def test_a_cooldown_is_a_pause_not_a_missed_move():
+    # After a clip, a 5 s cooldown while the mid falls 20 bps: the next clip is planned at the mid
+    # when the cooldown ends, not abandoned for a move the hedger was told to sit out.
+    s = Script(0.3, effects=NEUTRAL._replace(hedge_force_aggressive=True, hedge_cooldown_s=5.0))
+    s.tick(0.0, 185.0)
+    s.orders.orders.clear()
+    s.tick(0.5, 185.0)
+    assert len(s.crosses) == 1
+    low = 185.0 * (1 - 20 * BPS)
+    s.tick(3.0, low)
+    assert s.hedger.decision.reason == "cooldown"
+    s.tick(5.5, low)
+    assert len(s.crosses) == 2 and s.crosses[1][2] == low and "abandoned" not in s.reasons()
