@@ -229,3 +229,28 @@ def test_realized_pnl_from_the_trace_is_the_venues_cash_flow(scenario):
     # the bot's own PnL (FIFO realized + unrealized at the mid) is the venue's account marked there
     assert values["realized_pnl_total"] + values["unrealized_pnl"] == \
         pytest.approx(run.venue.cash_quote + run.venue.position_units * mark, abs=1e-6)
+
+
+# -- the venue-unhealthy path -------------------------------------------------------------------------
+
+def test_through_a_disconnect_a_feed_stall_and_refused_cancels_the_books_stay_right():
+    """Scripted outages on the shipped paper venue: a 15 s disconnect, an 8 s silent feed stall and
+    half of the single-order cancels refused (the bot sends few: re-quotes are modifies). Nothing new is sent while the venue says it is down or the book is
+    older than the risk gate allows; afterwards the bot's position and the venue's agree, the cash
+    flow in the trace is the venue's, and nothing is left open at the end."""
+    config = config_with(**{"venue.paper": {"faults": {"cancel_reject_prob": 0.5, "script": [
+        {"kind": "disconnect", "at_s": 60, "duration_s": 15}, {"kind": "feed_stall", "at_s": 150, "duration_s": 8}]}}})
+    run = run_paper(config, 240)
+    down = [(r["ts"], r["connected"]) for r in run.records if r["type"] == "venue_status"]
+    assert (60.0, False) in [(round(t, 2), c) for t, c in down] and any(c for t, c in down if t >= 75.0)
+    orders = [r for r in run.records if r["type"] in ("order", "modify")]
+    assert not [r for r in orders if 60.0 < r["ts"] < 75.0], "sent while the venue was down"
+    max_age = config.risk.max_book_age_s
+    assert not [r for r in orders if 150.0 + max_age + GRACE_S < r["ts"] < 158.0], "sent on a stale book"
+    assert [r for r in orders if r["ts"] > 160.0], "quoting resumed after the stall"
+    assert any(r["type"] == "cancel_rejected" for r in run.records)
+    assert run.trader.features.values["inventory_units"] == pytest.approx(run.venue.position_units, abs=1e-9)
+    fills = [r for r in run.records if r["type"] == "fill"]
+    cash = sum((f["price"] * f["size"] if f["side"] == "sell" else -f["price"] * f["size"]) - f["fee"] for f in fills)
+    assert cash == pytest.approx(run.venue.cash_quote, abs=1e-9)
+    assert run.venue.open_orders() == []
