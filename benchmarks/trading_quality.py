@@ -71,7 +71,10 @@ def main() -> None:
         jobs = {(v, s): pool.submit(run_one, work, v, s, args.minutes * 60) for v in variants for s in seeds}
         results = {key: job.result() for key, job in jobs.items()}
     elapsed = time.perf_counter() - started
-    print(f"{args.seeds} seeds x {args.minutes:g} min, paper market from config.yaml; mean ± stdev over seeds")
+    paper = yaml.safe_load((REPO / "config.yaml").read_text())["venue"]["paper"]
+    print(f"{args.seeds} seeds x {args.minutes:g} min, paper market from config.yaml (latency {paper['latency_s']} s"
+          f" + {paper['response_latency_s']} s, queue position {'on' if paper['queue_position'] else 'off'},"
+          f" {paper['queue_behind_touch_units']} units behind the touch); mean ± stdev over seeds")
     header = f"{'variant':<18}" + "".join(f"{label:>20}" for _, label, _ in METRICS)
     print(header)
     print("-" * len(header))

@@ -4,7 +4,9 @@ Shared by any venue that matches our orders against a market it replays or simul
 (the paper venue today; a replay venue of recorded books and prints later), so it knows
 nothing of clocks, events or budgets: integer ticks and lots in, lots filled out.
 
-The model is the one hftbacktest calls a "risk-averse" queue (STYLE.md section 6):
+The queue is hftbacktest's `RiskAdverseQueueModel` (STYLE.md section 6: the queue ahead
+advances only on trades at our price), with explicit rules for a trade-through and the
+book crossing us, which a top-of-book simulation needs because it shows no depth:
 
 - Joining: an order joins *behind* what is displayed at its price. At our side's touch
   that is the touch size; better than the touch (inside the spread) nothing is ahead;
