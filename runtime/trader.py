@@ -32,6 +32,9 @@ log = logging.getLogger("lighter_bot.trader")
 BPS = 1e-4
 # A rule whose evaluation keeps failing is logged at most this often (it may fail on every tick).
 RULE_ERROR_LOG_EVERY_S = 60.0
+# A cancel the venue refused is asked again after 1 s, then 2, 4, ... at most every 30 s.
+CANCEL_RETRY_BASE_S = 1.0
+CANCEL_RETRY_MAX_S = 30.0
 # Venue cancel reasons that are routine (we asked, or an IOC's unfilled rest); others are logged.
 _ROUTINE_CANCELS = ("requested", "canceled")
 _ORDER_EVENTS = frozenset({OrderAccepted, OrderOpen, OrderModified, OrderCanceled, OrderRejected, CancelRejected,
@@ -74,6 +77,8 @@ class Trader:
         self._last_state = self.risk.state
         self._last_hedge_reason = "idle"
         self._last_blocked = ("", "")
+        # client id -> (cancels refused in a row, no new cancel before this time)
+        self._cancel_backoff: dict[int, tuple[int, float]] = {}
         self._coded_state, self._state_code = self.risk.state, self.risk.state.code
         self._requote_config: Config | None = None
         self._requote_knobs: tuple[float, float, float, float, float] = (0.0, 0.0, 0.0, 0.0, 0.0)
@@ -159,6 +164,10 @@ class Trader:
             what = {OrderRejected: "rejected", CancelRejected: "cancel_rejected", ModifyRejected: "modify_rejected"}[kind]
             log.warning("%s %d: %d %s", what.replace("_", " "), event.client_id, event.code, event.message)
             self.trace.event(what, ts=event.ts, client_id=event.client_id, code=event.code, message=event.message)
+            if kind is CancelRejected:
+                refused = self._cancel_backoff.get(event.client_id, (0, 0.0))[0] + 1
+                wait_s = min(CANCEL_RETRY_BASE_S * 2 ** (refused - 1), CANCEL_RETRY_MAX_S)
+                self._cancel_backoff[event.client_id] = (refused, event.ts + wait_s)
         elif kind is OutcomeUnknown:
             log.warning("%s of order %d: outcome unknown (%s); counted until a snapshot settles it",
                         event.action, event.client_id, event.reason)
@@ -274,11 +283,18 @@ class Trader:
                 self.trace.event("rule_error", ts=now, rule=key, at=where.get(key, ""), error=engine.errors.get(key),
                                  count=count, guard=guard)
 
+    def _forget_cancel_backoffs(self) -> None:
+        known = self.orders.orders
+        for client_id in [c for c in self._cancel_backoff if c not in known]:
+            del self._cancel_backoff[client_id]
+
     def _bookkeeping(self, now: float) -> list[Intent]:
         """Orders in doubt: time out unanswered sends, ask the venue to settle doubts, cancel orphans."""
         orders = self.orders
         cfg = self.config.orders
         out: list[Intent] = []
+        if self._cancel_backoff:
+            self._forget_cancel_backoffs()
         for order in orders.expire(now, cfg.ack_timeout_s):
             log.warning("order %d unanswered for %.1fs: in doubt until a snapshot settles it", order.client_id,
                         now - order.placed_ts)
@@ -394,6 +410,14 @@ class Trader:
                 order = orders.orders.get(intent.client_id)
                 denial = "unknown_order" if order is None else \
                     self.risk.check_modify(intent, order, inventory, orders, mid)
+            elif kind is CancelOrder and self._cancel_backoff:
+                backoff = self._cancel_backoff.get(intent.client_id)
+                if backoff is not None and intent.client_id not in orders.orders:
+                    del self._cancel_backoff[intent.client_id]
+                elif backoff is not None and now < backoff[1]:
+                    # The venue refused this cancel just now: asking again at once would only spend
+                    # the request budget (and its snapshot) that every other action needs.
+                    continue
             if denial:
                 self.trace.event("denied", ts=now, decision=decision, reason=denial, intent=kind.__name__,
                                  client_id=getattr(intent, "client_id", 0), price=getattr(intent, "price", 0.0),

@@ -254,3 +254,22 @@ def test_through_a_disconnect_a_feed_stall_and_refused_cancels_the_books_stay_ri
     cash = sum((f["price"] * f["size"] if f["side"] == "sell" else -f["price"] * f["size"]) - f["fee"] for f in fills)
     assert cash == pytest.approx(run.venue.cash_quote, abs=1e-9)
     assert run.venue.open_orders() == []
+
+
+def test_a_venue_that_refuses_every_cancel_does_not_drain_the_request_budget():
+    """Each refused cancel sets the order in doubt and asks for a snapshot; re-sending the cancel
+    at once every time spent the whole request budget within a minute and the bot stopped quoting.
+    A refused cancel is asked again after 1, 2, 4 ... at most 30 s."""
+    config = config_with(**{"venue.paper": {"faults": {"cancel_reject_prob": 1.0}}})
+    run = run_paper(config, 240)
+    limited = [r for r in run.records if r["type"] == "outcome_unknown" and r["rate_limited"]]
+    assert not limited, limited[:3]
+    cancels: dict[int, list[float]] = {}
+    for r in run.records:
+        if r["type"] == "cancel":
+            cancels.setdefault(r["client_id"], []).append(r["ts"])
+    assert cancels, "expected cancels (refused ones)"
+    for times in cancels.values():
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        assert all(gap >= 1.0 - 1e-9 for gap in gaps), times
+    assert [r for r in run.records if r["type"] in ("order", "modify") and r["ts"] > 120.0], "still quoting"
