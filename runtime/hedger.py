@@ -138,8 +138,10 @@ class Hedger:
         if not cfg.enabled:
             return []
         live, in_doubt = orders.hedge_and_doubt()
-        if in_doubt:
-            self.mode = "waiting"     # a hedge whose fate is unknown: the next snapshot settles it
+        if in_doubt or self._canceling(orders):
+            # A hedge whose fate is unknown (the next snapshot settles it), or one whose cancel is
+            # on its way: it may still fill, so a new hedge now could be two in flight.
+            self.mode = "waiting"
             self._decide("waiting")
             return []
         inventory = features["inventory_units"]
@@ -181,6 +183,13 @@ class Hedger:
             self.mode = "passive"
             self._decide("passive", moved)
         return self._passive(side, size, abs(inventory), mid, features, live, now, next_id)
+
+    @staticmethod
+    def _canceling(orders: OrderTracker) -> bool:
+        for order in orders.orders.values():
+            if order.purpose == "hedge" and order.state is OrderState.CANCELING:
+                return True
+        return False
 
     def _moved_bps(self, side: Side, mid: float) -> float:
         """How far the mid ran against the plan, in bps of the plan's mid (positive = adverse)."""

@@ -97,6 +97,16 @@ def test_one_hedge_in_flight():
     assert [type(i) for i in out] == [CancelOrder]
 
 
+def test_no_cross_while_the_passive_hedges_cancel_is_in_flight():
+    s = Script(0.2, effects=NEUTRAL._replace(hedge_force_aggressive=True))
+    s.tick(0.0, 185.0)
+    [order] = s.orders.orders.values()
+    s.orders.on_cancel(order.client_id, 0.5)         # the cancel is sent, not yet confirmed
+    assert s.tick(0.75, 185.0) == [] and s.hedger.decision.reason == "waiting"
+    s.orders.orders.clear()                          # confirmed: now the cross goes
+    assert places(s.tick(1.0, 185.0), "ioc")
+
+
 # -- no chase: abandon, stand down, retrace or expire -------------------------------------------------
 
 def test_a_falling_mid_is_not_chased_after_the_cross_is_abandoned():
