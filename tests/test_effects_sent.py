@@ -65,3 +65,31 @@ def test_pause_sends_only_the_other_side(tmp_path):
     quotes, records = sent_under(tmp_path, "{pause: bid}")
     assert set(quotes) == {"sell"}
     assert [r["bid"] for r in records if r["type"] == "quote_blocked"] == ["pause"]
+
+
+def test_bid_cooldown_holds_the_bid_back_after_a_bid_fill(tmp_path):
+    from runtime.events import Fill
+
+    folder = write_policy(tmp_path / "p", """
+policy: p
+rules:
+  - name: r
+    when: mid > 0
+    then: {bid_cooldown_s: 30}
+""")
+    trader, sink, feed = make(folder)
+    first = {i.side: i for i in feed.tick(0.0, UP, book(0.0, MID)) if isinstance(i, PlaceOrder)}
+    bid = first["buy"]
+    fill = Fill(1.0, bid.client_id, "buy", bid.price, bid.size, "maker", trade_id="t1", seq=1)
+    sent = feed.tick(2.0, fill, book(2.0, MID))
+    assert not [i for i in sent if isinstance(i, PlaceOrder) and i.side == "buy"]
+    for now in (10.0, 20.0, 30.5):
+        assert not [i for i in feed.tick(now, book(now, MID)) if isinstance(i, PlaceOrder) and i.side == "buy"]
+    assert [i for i in feed.tick(31.5, book(31.5, MID)) if isinstance(i, PlaceOrder) and i.side == "buy"]
+
+
+@pytest.mark.parametrize("then, state", [("{reduce_only: true}", "REDUCING"), ("{halt: true}", "HALTED")])
+def test_reduce_only_and_halt_send_no_quote_that_could_grow_a_flat_position(tmp_path, then, state):
+    quotes, records = sent_under(tmp_path, then)
+    assert quotes == {}
+    assert [r["state"] for r in records if r["type"] == "trading_state"][-1].upper() == state
