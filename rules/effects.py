@@ -4,25 +4,33 @@ Deciding is separate from acting: rules only produce effects; the maker, hedger
 and risk gate apply them. The merge is deterministic and independent of rule
 order, one line per effect:
 
-| effect                   | type  | merge   | neutral | meaning |
-|--------------------------|-------|---------|---------|---------|
-| spread_add_bps           | num   | sum     | 0       | widen (or, negative, tighten) both quotes; the maker caps the sum with maker.max_spread_add_bps / max_spread_cut_bps |
-| bid_spread_add_bps       | num   | sum     | 0       | widen the bid only (skew away from a side) |
-| ask_spread_add_bps       | num   | sum     | 0       | widen the ask only |
-| size_mult                | num   | product | 1       | scale quote size; the maker clamps the result to size_min..size_max |
-| size_cap_units           | num   | min     | none    | quote size may not exceed this |
-| pause                    | side  | or      | none    | stop quoting bid, ask or both |
-| bid_cooldown_s           | num   | max     | 0       | after a bid fill, wait this long before quoting a bid again |
-| ask_cooldown_s           | num   | max     | 0       | same for asks |
-| reduce_only              | bool  | or      | false   | request the REDUCING trading state (lifts when no rule asks) |
-| halt                     | bool  | or      | false   | request HALTED; latches until an operator resumes |
-| hedge_clip_mult          | num   | product | 1       | scale hedge clips (still capped by hedger.max_clip_units x mult) |
-| hedge_max_slippage_bps   | num   | min     | none    | tighter taker slippage cap (never above hedger.max_slippage_bps) |
-| hedge_cross_bps          | num   | min     | none    | price a cross this far past the touch instead of hedger.cross_bps |
-| hedge_cross_add_bps      | num   | sum     | 0       | extra distance past the touch (escalation) |
-| hedge_force_aggressive   | bool  | or      | false   | cross now instead of waiting passively |
-| hedge_cooldown_s         | num   | max     | 0       | pause between hedge clips |
-| hedge_max_chase_bps      | num   | min     | none    | abandon a planned cross once the mid moved this far |
+| effect                 | type | merge   | neutral | kind       | config bound applied by the consumer | meaning |
+|------------------------|------|---------|---------|------------|--------------------------------------|---------|
+| spread_add_bps         | num  | sum     | 0       | addend     | sum clamped to [-maker.max_spread_cut_bps, +maker.max_spread_add_bps]; spread >= maker.min_spread_bps | widen (or, negative, tighten) both quotes |
+| bid_spread_add_bps     | num  | sum     | 0       | addend     | per side clamped like spread_add_bps; the side stays >= min_spread_bps/2 from the mid | widen the bid only (skew away from a side) |
+| ask_spread_add_bps     | num  | sum     | 0       | addend     | as bid_spread_add_bps | widen the ask only |
+| size_mult              | num  | product | 1       | multiplier | result clamped to maker.size_min_units..size_max_units | scale quote size |
+| size_cap_units         | num  | min     | none    | cap        | never raised: if the venue minimum (or notional floor) at the quote's price is above it, that side is not quoted ("size_cap") | quote size may not exceed this |
+| pause                  | side | or      | none    | flag       | -                                    | stop quoting bid, ask or both |
+| bid_cooldown_s         | num  | max     | 0       | floor      | -                                    | after a bid fill, wait this long before quoting a bid again |
+| ask_cooldown_s         | num  | max     | 0       | floor      | -                                    | same for asks |
+| reduce_only            | bool | or      | false   | flag       | -                                    | request the REDUCING trading state (lifts when no rule asks) |
+| halt                   | bool | or      | false   | flag       | -                                    | request HALTED; latches until an operator resumes |
+| hedge_clip_mult        | num  | product | 1       | multiplier | clip = hedger.max_clip_units x mult, never more than abs(inventory) | scale hedge clips |
+| hedge_max_slippage_bps | num  | min     | none    | cap        | min(hedger.max_slippage_bps, value): never loosened | taker slippage cap from the mid |
+| hedge_cross_bps        | num  | min     | none    | target     | replaces hedger.cross_bps; the cross price is still bounded by the slippage cap | price a cross this far past the touch |
+| hedge_cross_add_bps    | num  | sum     | 0       | addend     | added to the cross depth; bounded by the slippage cap | extra distance past the touch (escalation) |
+| hedge_force_aggressive | bool | or      | false   | flag       | not during a stand-down after an abandoned chase | cross now instead of waiting passively |
+| hedge_cooldown_s       | num  | max     | 0       | floor      | max(hedger.cooldown_s, value)        | pause between hedge clips |
+| hedge_max_chase_bps    | num  | min     | none    | cap        | min(hedger.max_chase_bps, value)     | abandon a planned cross once the mid moved this far |
+| hedge_standdown_s      | num  | max     | 0       | floor      | max(hedger.standdown_s, value)       | after an abandoned cross, no cross for this long |
+| hedge_retrace_bps      | num  | min     | none    | cap        | min(hedger.retrace_bps, value, chase limit) | ...unless the mid is back this close to the plan |
+
+Kinds: a *cap* is an upper limit, merged as the tightest (min) and never above its config
+value; a *floor* is a lower limit, merged as the longest (max) and never below config; an
+*addend* sums and is clamped by its config bound; a *multiplier* multiplies and its result is
+clamped; a *target* is a value to use (not a limit): rules disagreeing take the smallest, it
+replaces the config value, and a cap bounds what it can cause. A *flag* ORs.
 
 "Tightest wins" (min) for caps and limits means adding a policy can only make the
 bot more careful; no effect can raise a hard limit (those live in runtime.risk).
@@ -54,12 +62,15 @@ MERGES: dict[str, tuple[Merge, float | bool | None]] = {
     "hedge_force_aggressive": ("or", False),
     "hedge_cooldown_s": ("max", 0.0),
     "hedge_max_chase_bps": ("min", None),
+    "hedge_standdown_s": ("max", 0.0),
+    "hedge_retrace_bps": ("min", None),
 }
 BOOL_EFFECTS = frozenset(name for name, (merge, _) in MERGES.items() if merge == "or")
 EFFECT_INDEX = {name: i for i, name in enumerate(MERGES)}
 # Numbers a rule may produce for these effects; outside, the value is refused as a rule error.
 NON_NEGATIVE = frozenset({"size_mult", "size_cap_units", "bid_cooldown_s", "ask_cooldown_s", "hedge_clip_mult",
-                          "hedge_max_slippage_bps", "hedge_cross_bps", "hedge_cooldown_s", "hedge_max_chase_bps"})
+                          "hedge_max_slippage_bps", "hedge_cross_bps", "hedge_cooldown_s", "hedge_max_chase_bps",
+                          "hedge_standdown_s", "hedge_retrace_bps"})
 
 
 class Effects(NamedTuple):
@@ -87,6 +98,8 @@ class Effects(NamedTuple):
     hedge_force_aggressive: bool = False
     hedge_cooldown_s: float = 0.0
     hedge_max_chase_bps: float | None = None
+    hedge_standdown_s: float = 0.0
+    hedge_retrace_bps: float | None = None
 
     def non_neutral(self) -> dict[str, float | bool]:
         """Only the effects some rule set, for traces and `explain`."""
@@ -104,7 +117,7 @@ def is_protective(name: str, value: float | bool) -> bool:
     if name in BOOL_EFFECTS:
         return bool(value)
     if name in ("spread_add_bps", "bid_spread_add_bps", "ask_spread_add_bps", "bid_cooldown_s", "ask_cooldown_s",
-                "hedge_cooldown_s"):
+                "hedge_cooldown_s", "hedge_standdown_s"):
         return value >= 0
     if name == "size_mult":
         return value <= 1

@@ -101,6 +101,8 @@ class EffectsSpec(_Strict):
     hedge_force_aggressive: BoolExpr | None = None
     hedge_cooldown_s: NumExpr | None = None
     hedge_max_chase_bps: NumExpr | None = None
+    hedge_standdown_s: NumExpr | None = None
+    hedge_retrace_bps: NumExpr | None = None
 
     def items(self) -> list[tuple[str, object]]:
         """(merge name, value) pairs that were set; `pause` expands to pause_bid / pause_ask."""

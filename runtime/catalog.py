@@ -73,6 +73,10 @@ CATALOG: tuple[Feature, ...] = (
     Feature("soft_cap_units", "units", "config inventory.soft_cap_units", UNITS),
     Feature("hedge_trigger_units", "units", "config hedger.trigger_units", UNITS),
     Feature("hedge_target_units", "units", "config hedger.target_units", UNITS),
+    Feature("hedge_standdown_s", "s", "config hedger.standdown_s (no cross this long after an abandoned chase)",
+            SECONDS),
+    Feature("hedge_retrace_bps", "bps", "config hedger.retrace_bps (a retrace this close to the plan ends a stand-down)",
+            BPS),
 )
 
 # Every name a policy may use, with its value range: what the policy loader checks names against

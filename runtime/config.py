@@ -142,6 +142,8 @@ class HedgerConfig(StrictModel):
     cross_bps: Bps = 4.0          # how far past the touch a cross is priced by default
     cooldown_s: Seconds = 0.0         # pause between hedge clips (policies may lengthen it)
     max_chase_bps: PositiveBps = 12.0        # abandon a planned cross once mid moved this far from the plan
+    standdown_s: PositiveSeconds = 20.0      # after an abandoned cross, no cross for this long (passive only)...
+    retrace_bps: Bps = 4.0                   # ...unless the mid comes back within this of the plan's mid
     requote_tolerance_bps: Bps = 1.5  # re-price a resting passive hedge only beyond this drift...
     min_order_life_s: Seconds = 1.0   # ...and once it has rested this long (each move is a request)
 
@@ -149,6 +151,8 @@ class HedgerConfig(StrictModel):
     def _levels(self) -> "HedgerConfig":
         if self.target_units >= self.trigger_units:
             raise ValueError("target_units must be below trigger_units")
+        if self.retrace_bps >= self.max_chase_bps:
+            raise ValueError("retrace_bps must be below max_chase_bps (a retrace is back inside the chase band)")
         return self
 
 

@@ -120,6 +120,8 @@ class FeatureStore:
             soft_cap_units=config.inventory.soft_cap_units,
             hedge_trigger_units=config.hedger.trigger_units,
             hedge_target_units=config.hedger.target_units,
+            hedge_standdown_s=config.hedger.standdown_s,
+            hedge_retrace_bps=config.hedger.retrace_bps,
             venue_budget_frac=1.0,
         )
         self._handlers = {

@@ -12,6 +12,8 @@ our live orders into intents, and the risk gate has the last word. Steps:
    policies' `size_mult`, clamped to size_min..size_max, capped by
    `size_cap_units`, then raised to the notional floor and the exchange minimum
    and quantized to the lot, so the venue never refuses it (the seed's 21706).
+   If that floor is above size_max (or the policy's cap), the side is not quoted
+   (reason "size_max" / "size_cap"): no cap is ever exceeded to satisfy a minimum.
 3. prices: mid -/+ half the spread plus the policies' per-side adds, each add capped
    to [-max_spread_cut_bps, +max_spread_add_bps] and each side kept at least
    min_spread_bps / 2 from the mid (a policy cannot park one side on the mid), rounded outward to the
@@ -152,6 +154,9 @@ class Maker:
             floor_units = self.market.round_up_size(self._floor / mid)
         if not size > floor_units:
             size = floor_units
+        cap, cap_reason = self.size_limit(effects)
+        if not size > cap:
+            cap_reason = ""                  # else the floors need more than the cap allows: quote nothing
         half = spread / 2
 
         if not allow_bid:
@@ -161,7 +166,7 @@ class Maker:
         elif effects.bid_cooldown_s > 0 and now - self._last_fill_ts["buy"] < effects.bid_cooldown_s:
             bid_reason = "cooldown"
         else:
-            bid_reason = ""
+            bid_reason = cap_reason
         if not allow_ask:
             ask_reason = "risk"
         elif effects.pause_ask:
@@ -169,7 +174,7 @@ class Maker:
         elif effects.ask_cooldown_s > 0 and now - self._last_fill_ts["sell"] < effects.ask_cooldown_s:
             ask_reason = "cooldown"
         else:
-            ask_reason = ""
+            ask_reason = cap_reason
         bid = ask = None
         scale, decimals = self._price_scale, self._price_decimals
         if not bid_reason:
@@ -186,7 +191,11 @@ class Maker:
             lots = round(size * self._size_scale)
             valid = price_ticks > 0 and lots >= self._min_base_lots and lots * price_ticks >= self._min_quote_units
             bid_size = size if valid else self.market.min_size_at(price)
-            bid = _new(Quote, ("buy", price, bid_size)) if price > 0 else None
+            if bid_size > cap:
+                bid_reason = "size_cap" if effects.size_cap_units is not None and bid_size > effects.size_cap_units \
+                    else "size_max"
+            else:
+                bid = _new(Quote, ("buy", price, bid_size)) if price > 0 else None
         if not ask_reason:
             # MarketSpec.quantize_price(..., "sell"): asks round up.
             price = round(ceil(mid * (1 + self._side_bps(half, effects.ask_spread_add_bps) * BPS) * scale
@@ -196,6 +205,18 @@ class Maker:
                 price = round(ceil((best_bid + self._tick) * scale - _EPS_STEPS) / scale, decimals)
             ask = _new(Quote, ("sell", price, size))   # above the mid: the floor at the mid already holds
         return _new(QuotePlan, (bid, ask, spread, bid_reason, ask_reason))
+
+    def size_limit(self, effects: Effects) -> tuple[float, str]:
+        """The most a quote may be (size_max_units, or a policy's size_cap_units below it) and the
+        reason a side goes unquoted when the venue minimum or the notional floor needs more.
+
+        A cap is honoured by not quoting rather than by quoting the minimum: a policy that says
+        "at most 0.05" must not get 0.061, and size_max_units is the operator's bound on one quote.
+        A tiny tolerance keeps a cap equal to a whole-lot size from refusing that size."""
+        cap = effects.size_cap_units
+        if cap is not None and cap < self._size_max:
+            return cap + 1e-12, "size_cap"
+        return self._size_max + 1e-12, "size_max"
 
     def _side_bps(self, half: float, added: float) -> float:
         """One side's distance from the mid: half the spread plus its own add, the add bounded like the

@@ -32,6 +32,9 @@ log = logging.getLogger("lighter_bot.trader")
 BPS = 1e-4
 # A rule whose evaluation keeps failing is logged at most this often (it may fail on every tick).
 RULE_ERROR_LOG_EVERY_S = 60.0
+# A cancel the venue refused is asked again after 1 s, then 2, 4, ... at most every 30 s.
+CANCEL_RETRY_BASE_S = 1.0
+CANCEL_RETRY_MAX_S = 30.0
 # Venue cancel reasons that are routine (we asked, or an IOC's unfilled rest); others are logged.
 _ROUTINE_CANCELS = ("requested", "canceled")
 _ORDER_EVENTS = frozenset({OrderAccepted, OrderOpen, OrderModified, OrderCanceled, OrderRejected, CancelRejected,
@@ -72,6 +75,10 @@ class Trader:
         self.funding_total = 0.0
         self._decision_seq = 0
         self._last_state = self.risk.state
+        self._last_hedge_reason = "idle"
+        self._last_blocked = ("", "")
+        # client id -> (cancels refused in a row, no new cancel before this time)
+        self._cancel_backoff: dict[int, tuple[int, float]] = {}
         self._coded_state, self._state_code = self.risk.state, self.risk.state.code
         self._requote_config: Config | None = None
         self._requote_knobs: tuple[float, float, float, float, float] = (0.0, 0.0, 0.0, 0.0, 0.0)
@@ -157,6 +164,10 @@ class Trader:
             what = {OrderRejected: "rejected", CancelRejected: "cancel_rejected", ModifyRejected: "modify_rejected"}[kind]
             log.warning("%s %d: %d %s", what.replace("_", " "), event.client_id, event.code, event.message)
             self.trace.event(what, ts=event.ts, client_id=event.client_id, code=event.code, message=event.message)
+            if kind is CancelRejected:
+                refused = self._cancel_backoff.get(event.client_id, (0, 0.0))[0] + 1
+                wait_s = min(CANCEL_RETRY_BASE_S * 2 ** (refused - 1), CANCEL_RETRY_MAX_S)
+                self._cancel_backoff[event.client_id] = (refused, event.ts + wait_s)
         elif kind is OutcomeUnknown:
             log.warning("%s of order %d: outcome unknown (%s); counted until a snapshot settles it",
                         event.action, event.client_id, event.reason)
@@ -223,7 +234,14 @@ class Trader:
             active = state is TradingState.ACTIVE
             self.plan = plan = self.maker.plan(values, effects, now, allow_bid=active or inventory < 0,
                                                allow_ask=active or inventory > 0)
+            blocked = (plan.bid_blocked, plan.ask_blocked)
+            if blocked != self._last_blocked:
+                # Why a side is (no longer) quoted: pause, cooldown, risk, or a size cap the venue
+                # minimum cannot honour ("size_cap" / "size_max").
+                self._last_blocked = blocked
+                self.trace.event("quote_blocked", ts=now, decision=seq, bid=blocked[0], ask=blocked[1])
             hedge = self.hedger.step(values, effects, self.orders, now, self.orders.next_client_id)
+            self._trace_hedge(hedge, seq, now)
             if hedge:
                 intents += self._defer_self_crossing_hedges(hedge)
             intents += self._requote(plan, seq, now)
@@ -234,6 +252,17 @@ class Trader:
         features.note_trading_state(self._state_code, len(self.orders.orders))
         self.ticks_total += 1
         return approved
+
+    def _trace_hedge(self, hedge: list[Intent], seq: int, now: float) -> None:
+        """Trace the hedger's decision when its reason changes or it sends something: every hedge
+        order then has a reason line before it (passive, forced_exposure, forced_policy, abandoned,
+        stood_down, ...), without a line per tick while nothing changes."""
+        decision = self.hedger.decision
+        if hedge or decision.reason != self._last_hedge_reason:
+            self._last_hedge_reason = decision.reason
+            self.trace.event("hedge_decision", ts=now, decision=seq, reason=decision.reason, side=decision.side,
+                             plan_mid=decision.plan_mid, moved_bps=decision.moved_bps,
+                             intents=[type(i).__name__ for i in hedge])
 
     def _report_rule_errors(self, now: float) -> None:
         """Log a failing rule with its file:line, at most once a minute each, and trace it."""
@@ -254,11 +283,18 @@ class Trader:
                 self.trace.event("rule_error", ts=now, rule=key, at=where.get(key, ""), error=engine.errors.get(key),
                                  count=count, guard=guard)
 
+    def _forget_cancel_backoffs(self) -> None:
+        known = self.orders.orders
+        for client_id in [c for c in self._cancel_backoff if c not in known]:
+            del self._cancel_backoff[client_id]
+
     def _bookkeeping(self, now: float) -> list[Intent]:
         """Orders in doubt: time out unanswered sends, ask the venue to settle doubts, cancel orphans."""
         orders = self.orders
         cfg = self.config.orders
         out: list[Intent] = []
+        if self._cancel_backoff:
+            self._forget_cancel_backoffs()
         for order in orders.expire(now, cfg.ack_timeout_s):
             log.warning("order %d unanswered for %.1fs: in doubt until a snapshot settles it", order.client_id,
                         now - order.placed_ts)
@@ -374,6 +410,14 @@ class Trader:
                 order = orders.orders.get(intent.client_id)
                 denial = "unknown_order" if order is None else \
                     self.risk.check_modify(intent, order, inventory, orders, mid)
+            elif kind is CancelOrder and self._cancel_backoff:
+                backoff = self._cancel_backoff.get(intent.client_id)
+                if backoff is not None and intent.client_id not in orders.orders:
+                    del self._cancel_backoff[intent.client_id]
+                elif backoff is not None and now < backoff[1]:
+                    # The venue refused this cancel just now: asking again at once would only spend
+                    # the request budget (and its snapshot) that every other action needs.
+                    continue
             if denial:
                 self.trace.event("denied", ts=now, decision=decision, reason=denial, intent=kind.__name__,
                                  client_id=getattr(intent, "client_id", 0), price=getattr(intent, "price", 0.0),

@@ -29,7 +29,7 @@ SPEC_ORDER = (
     "last_fill_age_s", "hit_fast_frac", "markout_bps", "guard_block_s", "unhedged_exposure_s",
     "uptime_s", "trading_state", "open_orders", "venue_budget_frac", "size_min_units", "size_max_units",
     "max_position_units", "max_inventory_notional", "soft_cap_units", "hedge_trigger_units",
-    "hedge_target_units",
+    "hedge_target_units", "hedge_standdown_s", "hedge_retrace_bps",
 )
 
 
@@ -65,6 +65,8 @@ def test_every_feature_is_present_at_construction():
     assert not store.ready
     assert store.values["last_fill_age_s"] == NEVER_AGE_S
     assert store.values["hedge_trigger_units"] == Config().hedger.trigger_units
+    assert (store.values["hedge_standdown_s"], store.values["hedge_retrace_bps"]) == \
+        (Config().hedger.standdown_s, Config().hedger.retrace_bps)
     assert store.values["max_inventory_notional"] == Config().risk.max_inventory_notional
 
 

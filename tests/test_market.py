@@ -128,16 +128,18 @@ def test_maker_quotes_are_always_valid_orders_within_the_size_band(config, marke
     maker = Maker(config, market)
     plan = maker.plan({**book(mid), "vol_bps": vol_bps}, fx, now=0.0)
     quotes = [q for q in (plan.bid, plan.ask) if q is not None]
-    assert plan.ask is not None
+    upper = min(config.size_max_units, fx.size_cap_units if fx.size_cap_units is not None else float("inf"))
+    for side, quote, reason in (("bid", plan.bid, plan.bid_blocked), ("ask", plan.ask, plan.ask_blocked)):
+        if quote is None and side == "ask" or reason:
+            # Only a cap the venue minimum (at the quote's price) or the notional floor cannot honour
+            # leaves a side unquoted here (no pause, cooldown or risk state in this test).
+            assert reason in ("size_cap", "size_max"), plan
+            forced = max(market.min_size_at(mid), market.round_up_size(config.notional_floor / mid))
+            assert forced > upper or side == "bid"
     for quote in quotes:
         assert market.is_valid_order(quote.price, quote.size), (quote, market)     # never error 21706
         assert whole(quote.size, market.size_decimals)
-        # What the venue (at the mid and at the quote's price) or the notional floor requires;
-        # nothing else may push a size past the band.
-        forced = max(market.min_size_at(quote.price), market.min_size_at(mid),
-                     market.round_up_size(config.notional_floor / mid))
-        upper = min(config.size_max_units, fx.size_cap_units if fx.size_cap_units is not None else float("inf"))
-        assert quote.size <= max(upper, forced) + 1e-12
+        assert quote.size <= upper + 1e-12                                           # no cap is ever exceeded
         lower = min(config.size_min_units, fx.size_cap_units if fx.size_cap_units is not None else float("inf"))
         assert quote.size >= market.quantize_size(lower) - 1e-12
         if fx.size_cap_units is None or fx.size_cap_units >= config.size_min_units:
@@ -156,10 +158,27 @@ def test_default_sol_quotes_sit_in_the_seed_size_band(mid, vol_bps, size_mult):
         assert SOL.is_valid_order(quote.price, quote.size)
 
 
-def test_notional_floor_raises_size_at_low_prices():
+def test_notional_floor_above_size_max_leaves_both_sides_unquoted():
     maker = Maker(Config().maker, SOL)
     plan = maker.plan({**book(100.0), "vol_bps": 0.0}, NEUTRAL, now=0.0)
-    assert plan.bid.size == plan.ask.size == 0.105           # 10.5 quote at 100, above size_max 0.072
+    # 10.5 quote at 100 needs 0.105, above size_max 0.072: no quote rather than an oversized one
+    assert plan.bid is None and plan.ask is None
+    assert plan.bid_blocked == plan.ask_blocked == "size_max"
+    plan = maker.plan({**book(160.0), "vol_bps": 0.0}, NEUTRAL, now=0.0)
+    assert 0.066 <= plan.bid.size == plan.ask.size <= 0.072   # 10.5 / 160 is 0.066: inside the band
+
+
+@pytest.mark.parametrize("cap, mid, quoted", [(0.05, 185.0, False), (0.061, 185.0, True), (0.061, 165.0, False),
+                                              (0.065, 185.0, True)])
+def test_a_size_cap_under_the_venue_minimum_is_not_quoted(cap, mid, quoted):
+    maker = Maker(Config().maker, SOL)
+    plan = maker.plan({**book(mid), "vol_bps": 0.0}, NEUTRAL._replace(size_cap_units=cap), now=0.0)
+    if quoted:
+        assert plan.bid.size <= cap and plan.ask.size <= cap
+    else:
+        # 0.061 is the venue minimum; at 165 the 10.5 notional floor needs 0.064
+        assert plan.bid is None and plan.ask is None
+        assert plan.bid_blocked == plan.ask_blocked == "size_cap"
 
 
 @given(st.floats(1, 100_000), st.floats(0, 200), effects)
@@ -210,8 +229,11 @@ def reference_plan(maker: Maker, features: dict[str, float], fx, now: float, all
     spread = maker.spread_bps(vol, fx)
     size = maker.size_units(vol, mid, fx)
     half = spread / 2
-    bid_reason = maker._blocked("buy", fx.pause_bid, fx.bid_cooldown_s, allow_bid, now)
-    ask_reason = maker._blocked("sell", fx.pause_ask, fx.ask_cooldown_s, allow_ask, now)
+    cap, cap_reason = maker.size_limit(fx)
+    bid_reason = maker._blocked("buy", fx.pause_bid, fx.bid_cooldown_s, allow_bid, now) or \
+        (cap_reason if size > cap else "")
+    ask_reason = maker._blocked("sell", fx.pause_ask, fx.ask_cooldown_s, allow_ask, now) or \
+        (cap_reason if size > cap else "")
     bid = ask = None
     market = maker.market
     if not bid_reason:
@@ -219,7 +241,10 @@ def reference_plan(maker: Maker, features: dict[str, float], fx, now: float, all
         if features["best_ask"] > 0 and price >= features["best_ask"]:
             price = market.quantize_price(features["best_ask"] - market.tick, "buy")
         bid_size = size if market.is_valid_order(price, size) else market.min_size_at(price)
-        bid = Quote("buy", price, bid_size) if price > 0 else None
+        if bid_size > cap:
+            bid_reason = "size_cap" if fx.size_cap_units is not None and bid_size > fx.size_cap_units else "size_max"
+        else:
+            bid = Quote("buy", price, bid_size) if price > 0 else None
     if not ask_reason:
         price = market.quantize_price(mid * (1 + maker._side_bps(half, fx.ask_spread_add_bps) * BPS), "sell")
         if features["best_bid"] > 0 and price <= features["best_bid"]:

@@ -25,7 +25,14 @@ SOL = MarketSpec(market_id=2, symbol="SOL", price_decimals=3, size_decimals=3, m
 RUNTIME_TICK_S = 0.25   # the runtime's default tick: how often it drains
 
 
+# The mechanics tests in this file (matching prices, codes, budgets, snapshots) run on an ideal
+# venue: no latency, first in every queue, unless a test sets those fields itself. The queue,
+# partial-fill, latency and outage tests at the end set them.
+IDEAL = {"latency_s": 0.0, "response_latency_s": 0.0, "queue_position": False}
+
+
 def started(paper: PaperConfig, market: MarketSpec = SOL, start_ts: float = 0.0) -> PaperVenue:
+    paper = paper.model_copy(update={k: v for k, v in IDEAL.items() if k not in paper.model_fields_set})
     venue = PaperVenue(market, paper, start_ts)
     asyncio.run(venue.start())
     return venue

@@ -72,17 +72,17 @@ policy: p
 rules:
   - name: widen
     when: mid > 0
-    then: {spread_add_bps: "clamp((mid - 100) * 4, 0, 20)"}
+    then: {spread_add_bps: "clamp((mid - 185) * 4, 0, 20)"}
 """)
     trader, sink, feed = make(folder)
-    feed.tick(0.0, UP, book(0.0, 100.0))
+    feed.tick(0.0, UP, book(0.0, 185.0))
     first = [r for r in sink.records if r["type"] == "decision"][-1]
     assert first["effects"] == {}                                       # 0 bps: neutral
-    feed.tick(1.0, book(1.0, 100.75))                                   # same rule firing, the value moves to 3
+    feed.tick(1.0, book(1.0, 185.75))                                   # same rule firing, the value moves to 3
     effects = [r for r in sink.records if r["type"] == "effects"]
     assert [r["effects"]["spread_add_bps"] for r in effects] == [pytest.approx(3.0)]
     assert effects[0]["seq"] == first["seq"] + 1
-    feed.tick(5.0, book(5.0, 105.0))                                    # 20 bps (capped by the policy)
+    feed.tick(5.0, book(5.0, 190.0))                                    # 20 bps (capped by the policy)
     assert [r["effects"]["spread_add_bps"] for r in sink.records if r["type"] == "effects"][-1] == 20
     last_effects = [r for r in sink.records if r["type"] == "effects"][-1]
     # Every order or modify sent after the move names the record that says 20.

@@ -54,6 +54,20 @@ class ScriptStep(StrictModel):
     duration_s: PositiveSeconds
 
 
+class FaultWindow(StrictModel):
+    """A scripted outage: from `at_s` after the start, for `duration_s`.
+
+    `feed_stall`: market data stops (silently, as a stuck socket does; the bot sees its book
+    age grow) and resumes with a fresh book top; orders and fills go on. `disconnect`: the
+    venue reports VenueStatus down, sends fail with an unknown outcome, market data is lost,
+    and account events wait for the reconnect, which is followed by account snapshots.
+    """
+
+    kind: Literal["feed_stall", "disconnect"]
+    at_s: Seconds
+    duration_s: PositiveSeconds
+
+
 class PaperFaults(StrictModel):
     """Ways the paper venue misbehaves on purpose, as a real venue does now and then, so the
     runtime's bookkeeping runs against them (venue contract tests, rehearsals). All off by default."""
@@ -63,6 +77,8 @@ class PaperFaults(StrictModel):
     duplicate_fill_prob: Annotated[float, Field(ge=0, le=1)] = 0.0  # a fill delivered again (reconnect replay)
     duplicate_after_s: Seconds = 1.0  # ... this long after the first delivery
     lost_ack_prob: Annotated[float, Field(ge=0, le=1)] = 0.0  # an order's acknowledgements never arrive
+    cancel_reject_prob: Annotated[float, Field(ge=0, le=1)] = 0.0  # a cancel is refused; the order stays
+    script: tuple[FaultWindow, ...] = ()       # scripted outages (feed stalls, disconnects)
 
 
 class PaperConfig(StrictModel):
@@ -74,7 +90,12 @@ class PaperConfig(StrictModel):
     half_spread_bps: PositiveBps = 1.0       # the simulated book's own half spread
     taker_fee_bps: Bps = 0.0      # seed: standard account, fees zero
     maker_fee_bps: Bps = 0.0
-    latency_s: Seconds = 0.0          # order acknowledgement delay
+    # Both legs of a round trip, so a cancel can cross a fill in flight as it does on a real venue:
+    latency_s: Seconds = 0.05                    # our request reaching the matching engine
+    response_latency_s: Seconds = 0.05           # the venue's answer (acks, fills, snapshots) reaching us
+    # Queue position (adapters/paper/matching.py): we join behind what is displayed at our price.
+    queue_position: bool = True
+    queue_behind_touch_units: Annotated[float, Field(ge=0)] = 2.0  # depth resting at a level behind the touch
     # Lighter's standard account: 60 requests per rolling minute, every send counted (0 = no limit).
     request_limit: Annotated[int, Field(ge=0, le=1_000_000)] = 60
     request_window_s: PositiveSeconds = 60.0

@@ -24,8 +24,9 @@ from runtime.market import MarketSpec
 # 70 % of prints lift the ask (or hit the bid), the order-flow imbalance a trend has.
 TREND_AGGRESSOR_BIAS = 0.2
 
-# Mean size quoted at each side of the simulated touch. Only informative (our orders
-# never deplete it); a few tens of SOL is what a mid-sized perp book shows at the top.
+# Mean size quoted at each side of the simulated touch: the queue ahead of an order joining
+# there, and how much a book crossing our price can fill (our orders never deplete it); a
+# few tens of SOL is what a mid-sized perp book shows at the top.
 TOUCH_SIZE_MEAN_UNITS = 20.0
 
 _BPS = 1e-4
@@ -84,6 +85,8 @@ class MarketSim:
         self.ask_ticks = 0
         self.bid_px = 0.0
         self.ask_px = 0.0
+        self.bid_lots = 0
+        self.ask_lots = 0
         # The first step (k = 0, at start_ts) publishes the opening book without moving.
         self.next_step_ts = start_ts
         self.next_trade_ts = round(start_ts + self._rng.expovariate(self._trades_per_s), _TS_DECIMALS)
@@ -177,9 +180,13 @@ class MarketSim:
         # Touch sizes are uniform in [0.5, 1.5) x the mean: informative only, and one
         # uniform draw each keeps a book change cheap (it happens on most steps).
         touch_lots = self._touch_mean_lots
-        bid_size = int((0.5 + rng.random()) * touch_lots) / self._size_scale
-        ask_size = int((0.5 + rng.random()) * touch_lots) / self._size_scale
-        return BookTop(ts, self.bid_px, bid_size, self.ask_px, ask_size)
+        self.bid_lots = int((0.5 + rng.random()) * touch_lots)
+        self.ask_lots = int((0.5 + rng.random()) * touch_lots)
+        return BookTop(ts, self.bid_px, self.bid_lots / self._size_scale, self.ask_px, self.ask_lots / self._size_scale)
+
+    def book_top(self, ts: float) -> BookTop:
+        """The current top, for a feed that resumes after a gap."""
+        return BookTop(ts, self.bid_px, self.bid_lots / self._size_scale, self.ask_px, self.ask_lots / self._size_scale)
 
     def _print(self) -> MarketTrade:
         ts = self.next_trade_ts

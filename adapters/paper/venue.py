@@ -8,9 +8,12 @@ has a behaviour or a code for a case (accepted by the API, then open or canceled
 sequencer; post-only crossing canceled; 21706, 21728, 21600; 60 requests a minute on a
 standard account), the paper venue reproduces it.
 
-Matching is optimistic about queue position (a print at our price fills us first) and
-never moves the simulated market, so the market stream depends on the seed alone; the
-faults draw from a random stream of their own.
+Matching (adapters/paper/matching.py) puts our order behind what is displayed at its
+price and fills a trade-through by the print's size at most; requests and answers each
+take `latency_s` / `response_latency_s`, so cancels race fills. Our orders never move the
+simulated market, so the market stream depends on the seed alone; the faults (late,
+duplicated or lost reports, refused cancels, scripted feed stalls and disconnects) draw
+from a random stream of their own.
 """
 from __future__ import annotations
 
@@ -18,12 +21,13 @@ import heapq
 import math
 import random
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 from adapters.paper.config import PaperConfig, RegimeName
 from adapters.paper.market_sim import MarketSim
-from runtime.events import (BudgetUpdate, CancelRejected, Event, Fill, Funding, Liquidity, MarketTrade,
+from adapters.paper.matching import QueuedOrder, QueueModel, Touch
+from runtime.events import (BookTop, BudgetUpdate, CancelRejected, Event, Fill, Funding, Liquidity, MarketTrade,
                             ModifyRejected, OpenOrderReport, OrderAccepted, OrderCanceled, OrderModified, OrderOpen,
                             OrderRejected, OrdersSnapshot, OutcomeUnknown, PositionSnapshot, Side, VenueStatus)
 from runtime.intents import CancelAll, CancelOrder, Intent, ModifyOrder, PlaceOrder, RequestSnapshot
@@ -42,6 +46,7 @@ CODE_INVALID_AMOUNT = 21706       # Lighter: invalid order base or quote amount
 CODE_DUPLICATE_CLIENT_ID = 21728  # Lighter: client order index already exists
 CODE_ORDER_NOT_LIVE = 21600       # Lighter: given order is not an active limit order
 CODE_TOO_MANY_REQUESTS = 23000    # Lighter: too many requests (HTTP 429)
+CODE_CANCEL_FAILED = 21601        # a cancel the venue could not carry out (the paper fault's code)
 
 # Distance from a whole number of ticks/lots still treated as whole (float noise of user input).
 _WHOLE_STEP_TOLERANCE = 1e-6
@@ -67,13 +72,9 @@ class _OverBudget:
 
 
 @dataclass(slots=True)
-class _Resting:
-    client_id: int
-    side: Side
-    price: float
-    price_ticks: int
-    remaining_lots: int
-    reduce_only: bool
+class _Resting(QueuedOrder):
+    price: float = 0.0
+    reduce_only: bool = False
     filled_lots: int = 0
 
 
@@ -108,6 +109,7 @@ class PaperVenue:
         self._position_lots = 0
         self._entry_cost_ticks = 0       # position lots x average entry ticks (signed with the position)
         self._fills = 0
+        self._cash_quote = 0.0           # the account's cash flow: trades, fees, funding (the venue's own books)
         self._seq = 0                    # position events (fills, funding), as the venue applied them
         self._tx = 0
         self._clock = start_ts
@@ -120,6 +122,15 @@ class PaperVenue:
         self._silent: set[int] = set()                        # orders whose acknowledgements are lost
         self._out: list[Event] = []
         self._wake: Callable[[], None] | None = None
+        self._queue = QueueModel(paper.queue_position,
+                                 round(paper.queue_behind_touch_units * 10**market.size_decimals))
+        self._response_s = paper.response_latency_s
+        # Scripted outages as (ts, kind, starting) transitions, in time order.
+        self._outages = sorted([(start_ts + w.at_s, w.kind, True) for w in paper.faults.script]
+                               + [(start_ts + w.at_s + w.duration_s, w.kind, False) for w in paper.faults.script],
+                               key=lambda t: (t[0], not t[2]))
+        self._stalls = 0                 # feed stalls in force (they may overlap a disconnect)
+        self._disconnected_until: float | None = None
         self._started = False
         self._stopped = False
 
@@ -180,6 +191,12 @@ class PaperVenue:
         return self._position_lots / self._size_scale
 
     @property
+    def cash_quote(self) -> float:
+        """Quote currency in and out of the account since the start: sales less purchases, fees
+        and funding. With the position marked at a price, the account's PnL as the venue books it."""
+        return self._cash_quote
+
+    @property
     def requests_in_window(self) -> int:
         return len(self._requests)
 
@@ -198,21 +215,23 @@ class PaperVenue:
             market_ts = sim.next_ts
             intent_ts = pending[0][0] if pending else math.inf
             snapshot_ts = min(self._next_snapshot_ts, self._next_funding_ts,
-                              self._delayed[0][0] if self._delayed else math.inf)
+                              self._delayed[0][0] if self._delayed else math.inf,
+                              self._outages[0][0] if self._outages else math.inf)
+            feed = out if not self._stalls and self._disconnected_until is None else []
             if market_ts <= intent_ts and market_ts <= snapshot_ts:
                 if market_ts > now:
                     break
                 if not self._resting:
                     # Nothing to match: let the market run to the next thing we must do.
                     limit_ts = min(now, intent_ts, snapshot_ts)
-                    sim.run_until(limit_ts, out)
+                    sim.run_until(limit_ts, feed)
                     self._clock = max(self._clock, limit_ts)
                     continue
                 self._clock = market_ts
                 event = sim.advance()
                 if event is None:
                     continue
-                out.append(event)
+                feed.append(event)
                 if type(event) is MarketTrade:
                     self._match_print(event)
                 else:
@@ -222,13 +241,21 @@ class PaperVenue:
                     break
                 _, _, intent = heapq.heappop(pending)
                 self._clock = max(self._clock, intent_ts)
-                self._apply(intent)
+                if self._disconnected_until is not None:
+                    self._unreachable(intent)
+                else:
+                    self._apply(intent)
             else:
                 if snapshot_ts > now:
                     break
                 self._clock = snapshot_ts
-                if self._delayed and self._delayed[0][0] == snapshot_ts:
-                    out.append(heapq.heappop(self._delayed)[2])
+                if self._outages and self._outages[0][0] == snapshot_ts:
+                    self._outage(*self._outages.pop(0)[1:])
+                elif self._delayed and self._delayed[0][0] == snapshot_ts:
+                    event = heapq.heappop(self._delayed)[2]
+                    out.append(event)
+                    if type(event) is Fill and self._wake is not None:
+                        self._wake()      # a fill reaching us wakes the loop, however late it comes
                 elif snapshot_ts == self._next_funding_ts:
                     self._pay_funding()
                     self._next_funding_ts = snapshot_ts + FUNDING_INTERVAL_S
@@ -245,12 +272,17 @@ class PaperVenue:
         elif isinstance(intent, ModifyOrder):
             self._modify(intent)
         elif isinstance(intent, CancelOrder):
+            faults = self._faults
+            if faults.cancel_reject_prob and intent.client_id in self._resting \
+                    and self._fault_rng.random() < faults.cancel_reject_prob:
+                self._emit(CancelRejected(self._clock, intent.client_id, CODE_CANCEL_FAILED, "cancel failed"))
+                return
             order = self._resting.pop(intent.client_id, None)
             if order is None:
-                self._out.append(CancelRejected(self._clock, intent.client_id, CODE_ORDER_NOT_LIVE,
-                                                "given order is not an active limit order"))
+                self._emit(CancelRejected(self._clock, intent.client_id, CODE_ORDER_NOT_LIVE,
+                                          "given order is not an active limit order"))
             else:
-                self._out.append(self._canceled(order, "requested"))
+                self._emit(self._canceled(order, "requested"))
         elif isinstance(intent, CancelAll):
             self._cancel_all()
         elif isinstance(intent, RequestSnapshot):
@@ -282,14 +314,14 @@ class PaperVenue:
         the runtime hears an unknown outcome and settles it from a snapshot."""
         reason = f"{CODE_TOO_MANY_REQUESTS} too many requests"
         if isinstance(intent, PlaceOrder):
-            self._out.append(OutcomeUnknown(now, intent.client_id, "place", reason, rate_limited=True))
+            self._emit(OutcomeUnknown(now, intent.client_id, "place", reason, rate_limited=True))
         elif isinstance(intent, ModifyOrder):
-            self._out.append(OutcomeUnknown(now, intent.client_id, "modify", reason, rate_limited=True))
+            self._emit(OutcomeUnknown(now, intent.client_id, "modify", reason, rate_limited=True))
         elif isinstance(intent, CancelOrder):
-            self._out.append(OutcomeUnknown(now, intent.client_id, "cancel", reason, rate_limited=True))
+            self._emit(OutcomeUnknown(now, intent.client_id, "cancel", reason, rate_limited=True))
         elif isinstance(intent, CancelAll):
             for client_id in self._resting:
-                self._out.append(OutcomeUnknown(now, client_id, "cancel", reason, rate_limited=True))
+                self._emit(OutcomeUnknown(now, client_id, "cancel", reason, rate_limited=True))
 
     def _report_budget(self, now: float) -> None:
         limit = self._paper.request_limit
@@ -310,10 +342,10 @@ class PaperVenue:
         ts, seq = self._clock, self._seq
         lots = self._position_lots
         entry = abs(self._entry_cost_ticks / lots) / self._price_scale if lots else 0.0
-        self._out.append(OrdersSnapshot(ts, tuple(
+        self._emit(OrdersSnapshot(ts, tuple(
             OpenOrderReport(o.client_id, o.side, o.price, o.remaining_lots / self._size_scale, f"paper-{o.client_id}")
             for o in self._resting.values()), seq))
-        self._out.append(PositionSnapshot(ts, self.position_units, entry, None, seq))
+        self._emit(PositionSnapshot(ts, self.position_units, entry, None, seq))
 
     def _pay_funding(self) -> None:
         rate = self._paper.funding_rate_per_hour
@@ -321,30 +353,31 @@ class PaperVenue:
             return
         self._seq += 1
         amount = -self.position_units * self._sim.mid * rate
-        self._out.append(Funding(self._clock, amount, rate, self._seq))
+        self._cash_quote += amount
+        self._emit(Funding(self._clock, amount, rate, self._seq))
 
     def _ack(self, event: Event) -> None:
         """An acknowledgement of one of our orders, unless a fault lost that order's acks."""
         if event.client_id not in self._silent:
-            self._out.append(event)
+            self._emit(event)
 
     def _cancel_all(self) -> None:
         for order in list(self._resting.values()):
             del self._resting[order.client_id]
-            self._out.append(self._canceled(order, "requested"))
+            self._emit(self._canceled(order, "requested"))
 
     def _canceled(self, order: _Resting, reason: str) -> OrderCanceled:
         return OrderCanceled(self._clock, order.client_id, reason, order.filled_lots / self._size_scale)
 
     def _place(self, order: PlaceOrder) -> None:
-        ts, out = self._clock, self._out
+        ts = self._clock
         lots = _whole_steps(order.size, self._size_scale)
         price_ticks = _whole_steps(order.price, self._price_scale)
         if lots is None or price_ticks is None or lots <= 0 or not self.market.is_valid_order(order.price, order.size):
-            out.append(OrderRejected(ts, order.client_id, CODE_INVALID_AMOUNT, "invalid order base or quote amount"))
+            self._emit(OrderRejected(ts, order.client_id, CODE_INVALID_AMOUNT, "invalid order base or quote amount"))
             return
         if order.client_id in self._resting:
-            out.append(OrderRejected(ts, order.client_id, CODE_DUPLICATE_CLIENT_ID, "client order index already exists"))
+            self._emit(OrderRejected(ts, order.client_id, CODE_DUPLICATE_CLIENT_ID, "client order index already exists"))
             return
         # From here on Lighter has accepted the transaction; any refusal is a sequencer cancel.
         self._tx += 1
@@ -352,11 +385,11 @@ class PaperVenue:
             self._silent.add(order.client_id)
         self._ack(OrderAccepted(ts, order.client_id, f"paper-tx-{self._tx}"))
         if order.reduce_only and self._reducible_lots(order.side) == 0:
-            out.append(OrderCanceled(ts, order.client_id, "canceled-reduce-only", 0.0))
+            self._emit(OrderCanceled(ts, order.client_id, "canceled-reduce-only", 0.0))
             return
         crosses = price_ticks >= self._sim.ask_ticks if order.side == "buy" else price_ticks <= self._sim.bid_ticks
         if order.tif == "post_only" and crosses:
-            out.append(OrderCanceled(ts, order.client_id, "canceled-post-only", 0.0))
+            self._emit(OrderCanceled(ts, order.client_id, "canceled-post-only", 0.0))
             return
         size_lots = lots
         if order.tif == "ioc" or crosses:
@@ -364,36 +397,41 @@ class PaperVenue:
             if order.tif == "ioc" or lots == 0:
                 return
             if order.reduce_only and self._reducible_lots(order.side) == 0:
-                out.append(OrderCanceled(ts, order.client_id, "canceled-reduce-only",
+                self._emit(OrderCanceled(ts, order.client_id, "canceled-reduce-only",
                                          (size_lots - lots) / self._size_scale))
                 return
-        self._resting[order.client_id] = _Resting(order.client_id, order.side, order.price, price_ticks,
-                                                  lots, order.reduce_only, size_lots - lots)
+        self._resting[order.client_id] = _Resting(
+            order.client_id, order.side, price_ticks, lots,
+            self._queue.ahead_on_join(order.side, price_ticks, self._touch()),
+            price=order.price, reduce_only=order.reduce_only, filled_lots=size_lots - lots)
         self._ack(OrderOpen(ts, order.client_id, order.side, order.price, lots / self._size_scale,
                             f"paper-{order.client_id}"))
 
     def _modify(self, intent: ModifyOrder) -> None:
         """Move a resting order in place. Lighter keeps the order and its client id; a new price
-        joins the back of its level's queue (not modelled: the paper venue fills us first)."""
-        ts, out = self._clock, self._out
+        joins the back of its level's queue."""
+        ts = self._clock
         order = self._resting.get(intent.client_id)
         if order is None:
-            out.append(ModifyRejected(ts, intent.client_id, CODE_ORDER_NOT_LIVE, "given order is not an active limit order"))
+            self._emit(ModifyRejected(ts, intent.client_id, CODE_ORDER_NOT_LIVE, "given order is not an active limit order"))
             return
         lots = _whole_steps(intent.size, self._size_scale)
         price_ticks = _whole_steps(intent.price, self._price_scale)
         if lots is None or price_ticks is None or lots <= 0 or not self.market.is_valid_order(intent.price, intent.size):
-            out.append(ModifyRejected(ts, intent.client_id, CODE_INVALID_AMOUNT, "invalid order base or quote amount"))
+            self._emit(ModifyRejected(ts, intent.client_id, CODE_INVALID_AMOUNT, "invalid order base or quote amount"))
             return
         self._tx += 1
         crosses = price_ticks >= self._sim.ask_ticks if order.side == "buy" else price_ticks <= self._sim.bid_ticks
         if crosses:
             # Our resting quotes are post-only: a modify that would cross cancels the order.
             del self._resting[intent.client_id]
-            out.append(self._canceled(order, "canceled-post-only"))
+            self._emit(self._canceled(order, "canceled-post-only"))
             return
+        if price_ticks != order.price_ticks:
+            # A new price goes to the back of its level's queue; a size change in place keeps it.
+            order.ahead_lots = self._queue.ahead_on_join(order.side, price_ticks, self._touch())
         order.price, order.price_ticks, order.remaining_lots = intent.price, price_ticks, lots
-        out.append(OrderModified(ts, intent.client_id, intent.price, lots / self._size_scale))
+        self._emit(OrderModified(ts, intent.client_id, intent.price, lots / self._size_scale))
 
     def _take(self, order: PlaceOrder, lots: int, limit_ticks: int) -> int:
         """Fill `order` as a taker against the simulated touch; returns the lots left over.
@@ -427,37 +465,29 @@ class PaperVenue:
             reason = "canceled-reduce-only"   # the rest would have grown the position
         else:
             reason = "canceled"               # Lighter's status for an IOC remainder
-        self._out.append(OrderCanceled(self._clock, order.client_id, reason, take_lots / self._size_scale))
+        self._emit(OrderCanceled(self._clock, order.client_id, reason, take_lots / self._size_scale))
         return 0
 
     # -- fills --------------------------------------------------------------------------
 
+    def _touch(self) -> Touch:
+        sim = self._sim
+        return Touch(sim.bid_ticks, sim.bid_lots, sim.ask_ticks, sim.ask_lots)
+
     def _match_print(self, trade: MarketTrade) -> None:
-        """A public print at our price or better fills our resting orders, best price first,
-        up to the print's size (queue position is ignored: we are assumed first in line)."""
-        print_ticks = round(trade.price * self._price_scale)
-        if trade.aggressor == "sell":
-            hit = [o for o in self._resting.values() if o.side == "buy" and o.price_ticks >= print_ticks]
-            if len(hit) > 1:
-                hit.sort(key=lambda o: -o.price_ticks)
-        else:
-            hit = [o for o in self._resting.values() if o.side == "sell" and o.price_ticks <= print_ticks]
-            if len(hit) > 1:
-                hit.sort(key=lambda o: o.price_ticks)
-        available_lots = round(trade.size * self._size_scale)
-        for order in hit:
-            if available_lots <= 0:
-                return
-            available_lots -= self._fill_resting(order, min(order.remaining_lots, available_lots))
+        """A public print at or through our price fills our resting orders behind the queue ahead
+        of them, up to the print's size (adapters/paper/matching.py)."""
+        fills = self._queue.print_fills(list(self._resting.values()), trade.aggressor,
+                                        round(trade.price * self._price_scale), round(trade.size * self._size_scale))
+        for order, lots in fills:
+            self._fill_resting(order, lots)
 
     def _match_book(self) -> None:
-        """The touch moved to or through our price: the market traded through us, so the whole
-        remainder fills at our limit."""
-        bid_ticks, ask_ticks = self._sim.bid_ticks, self._sim.ask_ticks
-        for order in list(self._resting.values()):
-            through = ask_ticks <= order.price_ticks if order.side == "buy" else bid_ticks >= order.price_ticks
-            if through:
-                self._fill_resting(order, order.remaining_lots)
+        """The opposite touch moved to or through our price: the orders displayed there trade
+        with us, up to their displayed size."""
+        for order, lots in self._queue.cross_fills(list(self._resting.values()), self._touch()):
+            if order.client_id in self._resting:
+                self._fill_resting(order, lots)
 
     def _fill_resting(self, order: _Resting, lots: int) -> int:
         """Fill up to `lots` of a resting order as maker at its own price; returns lots filled.
@@ -475,7 +505,7 @@ class PaperVenue:
             del self._resting[order.client_id]
         elif order.reduce_only and self._reducible_lots(order.side) == 0:
             del self._resting[order.client_id]
-            self._out.append(self._canceled(order, "canceled-reduce-only"))
+            self._emit(self._canceled(order, "canceled-reduce-only"))
         return lots
 
     def _fill(self, client_id: int, side: Side, price: float, lots: int, liquidity: Liquidity) -> None:
@@ -486,15 +516,62 @@ class PaperVenue:
         self._seq += 1
         fill = Fill(self._clock, client_id, side, price, size, liquidity, fee=price * size * fee_bps * _BPS,
                     trade_id=f"paper-{self._trade_tag}-{self._fills}", seq=self._seq)
+        self._cash_quote += (price * size if side == "sell" else -price * size) - fill.fee
         faults = self._faults
-        if faults.fill_report_delay_s > 0:
-            self._hold(self._clock + faults.fill_report_delay_s, fill)
-        else:
-            self._out.append(fill)
-            if self._wake is not None:
-                self._wake()
+        if self._emit(fill, faults.fill_report_delay_s) and self._wake is not None:
+            self._wake()
         if faults.duplicate_fill_prob and self._fault_rng.random() < faults.duplicate_fill_prob:
-            self._hold(self._clock + faults.fill_report_delay_s + faults.duplicate_after_s, fill)
+            self._emit(fill, faults.fill_report_delay_s + faults.duplicate_after_s)
+
+    def _emit(self, event: Event, extra_delay_s: float = 0.0) -> bool:
+        """An answer or account event on its way to us: it arrives `response_latency_s` (plus any
+        fault delay) later, and after a reconnect if the connection is down. Every private event
+        takes the same path, so their order is kept."""
+        arrive_ts = self._clock + self._response_s
+        if self._disconnected_until is not None:
+            arrive_ts = max(arrive_ts, self._disconnected_until)
+        if arrive_ts > self._clock:
+            # Stamped when it reaches us, as the live adapter stamps what it receives, so the
+            # runtime's clock never runs backwards; a fault's extra delay keeps the normal stamp.
+            event = replace(event, ts=arrive_ts)
+        deliver_ts = arrive_ts + extra_delay_s
+        if deliver_ts > self._clock:
+            self._hold(deliver_ts, event)
+            return False
+        self._out.append(event)
+        return True
+
+    # -- scripted outages -------------------------------------------------------------------
+
+    def _outage(self, kind: str, starting: bool) -> None:
+        ts = self._clock
+        if kind == "feed_stall":
+            self._stalls += 1 if starting else -1
+            if not starting and not self._stalls and self._disconnected_until is None:
+                self._out.append(self._sim.book_top(ts))       # the feed resumes with the current top
+            return
+        if starting:
+            end = next(t for t, k, start in self._outages if k == "disconnect" and not start)
+            self._disconnected_until = end
+            self._out.append(VenueStatus(ts, False, False, "paper fault: disconnected"))
+            return
+        self._disconnected_until = None
+        self._out.append(VenueStatus(ts, True, True, "paper fault: reconnected"))
+        if not self._stalls:
+            self._out.append(self._sim.book_top(ts))
+        self._snapshots()                                     # after a gap the account is re-read
+
+    def _unreachable(self, intent: Intent) -> None:
+        """A send while disconnected: the client cannot tell whether it reached the venue (it did
+        not), so the runtime hears an unknown outcome at once and settles it from a snapshot."""
+        ts, reason = self._clock, "paper fault: disconnected"
+        if isinstance(intent, (PlaceOrder, ModifyOrder, CancelOrder)):
+            action = "place" if isinstance(intent, PlaceOrder) else "modify" if isinstance(intent, ModifyOrder) \
+                else "cancel"
+            self._out.append(OutcomeUnknown(ts, intent.client_id, action, reason))
+        elif isinstance(intent, CancelAll):
+            for client_id in self._resting:
+                self._out.append(OutcomeUnknown(ts, client_id, "cancel", reason))
 
     def _hold(self, deliver_ts: float, event: Event) -> None:
         heapq.heappush(self._delayed, (deliver_ts, self._delayed_n, event))

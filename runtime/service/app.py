@@ -40,7 +40,8 @@ STARTUP_ONLY_KEYS = (("maker", "volatility", "halflife_s"), ("maker", "trend", "
                      ("hedger", "trigger_units"))
 # Config values the feature store also publishes as features; refreshed when they reload.
 FEATURE_MIRRORS = {"size_min_units": ("maker", "size_min_units"), "size_max_units": ("maker", "size_max_units"),
-                   "hedge_target_units": ("hedger", "target_units")}
+                   "hedge_target_units": ("hedger", "target_units"),
+                   "hedge_standdown_s": ("hedger", "standdown_s"), "hedge_retrace_bps": ("hedger", "retrace_bps")}
 
 
 async def serve(trader: Trader, venue: Venue, clock: Clock, *, tick_interval_s: float,

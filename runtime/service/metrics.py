@@ -23,7 +23,7 @@ from runtime.status import BotStatus, HistogramSnapshot
 log = logging.getLogger("lighter_bot.telemetry")
 
 TRADING_STATES = ("active", "reducing", "halted")   # always exported, so a one-hot query never sees gaps
-HEDGER_MODES = ("idle", "passive", "aggressive", "cooldown", "waiting")   # runtime.hedger.Hedger.mode values
+HEDGER_MODES = ("idle", "passive", "aggressive", "cooldown", "waiting", "stood_down")   # runtime.hedger.Hedger.mode values
 
 _INVALID_METRIC_CHARS = re.compile(r"[^a-zA-Z0-9_:]")
 
