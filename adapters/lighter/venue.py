@@ -137,13 +137,11 @@ class LighterVenue:
         self._rest: Rest | None = None
         self._ws = None
         self._last_book_ts = 0.0
-        self._resubscribing = False
         self.reconnects_total = 0
         self.sends_total = 0
         self._tasks: list[asyncio.Task] = []
         self._first_account = threading.Event()
         self._stable = False                       # the current connection is reconciled
-        self._last_frame_ts = 0.0
         self._pong_due: float | None = None
 
     # -- the Venue port ---------------------------------------------------------------------------------
@@ -391,14 +389,12 @@ class LighterVenue:
                 await ws.send(json.dumps(frame))
             self._connected = True
             self._last_book_ts = time.monotonic()
-            self._last_frame_ts = time.monotonic()
             self._pong_due = None
             keepalive = asyncio.create_task(self._keepalive(ws))
             reconcile = asyncio.create_task(self._reconcile_after_connect())
             try:
                 while True:
                     text = await asyncio.wait_for(ws.recv(), cfg.book_stale_s)
-                    self._last_frame_ts = time.monotonic()
                     await self._on_frame(ws, text)
             finally:
                 keepalive.cancel()
