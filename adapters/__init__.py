@@ -9,12 +9,13 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from adapters.paper.config import PaperConfig
+from adapters.replay.config import ReplayConfig
 from runtime.market import MarketSpec
 from runtime.ports import Venue
 
 # Every adapter's config model, by `venue.kind`. Adding a venue adds a line here; the core's
 # config never changes.
-VENUE_CONFIGS: dict[str, type[BaseModel]] = {"paper": PaperConfig}
+VENUE_CONFIGS: dict[str, type[BaseModel]] = {"paper": PaperConfig, "replay": ReplayConfig}
 DEFAULT_KIND = "paper"
 
 
@@ -26,4 +27,6 @@ def open_venue(kind: str, venue_config, market: MarketSpec, start_ts: float) -> 
         from adapters.paper.venue import PaperVenue
 
         return PaperVenue(market, venue_config.paper, start_ts)
+    if kind == "replay":
+        raise ValueError("the replay venue needs recorded data: use `lighter-bot replay --data FILE...`")
     raise ValueError(f"unknown venue kind {kind!r}; known kinds: {', '.join(VENUE_CONFIGS)}")

@@ -29,6 +29,7 @@ from runtime.service.app import serve
 from runtime.service.config import BotConfig, load_config
 from runtime.service.loop import SimulatedClock, WallClock
 from runtime.service.operator import OperatorCommands
+from runtime.service import replay as replay_cli
 from runtime.service.status_board import StatusBoard
 from runtime.service.summary import RunRecorder, TeeSink
 from runtime.service.telemetry import TelemetryServer, port_from_env
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "if present, else the embedded defaults)")
 
     sub.add_parser("features", help="list the feature catalog policies may use")
+    replay_cli.add_parsers(sub)
     return parser
 
 
@@ -110,14 +112,15 @@ def _port(text: str) -> int:
     return int(text)
 
 
-def main(argv: Sequence[str] | None, *, config_model: type[BotConfig], open_venue: VenueFactory | None = None) -> int:
+def main(argv: Sequence[str] | None, *, config_model: type[BotConfig], open_venue: VenueFactory | None = None,
+         replay_backend: Callable[[], "replay_cli.ReplayBackend"] | None = None) -> int:
     """The CLI; `config_model` (the whole config.yaml model) and `open_venue` come from the
     composition root (`lighter_bot.py`), which alone knows the adapters.
 
     A reader that goes away (`lighter-bot policy check | head -1`) ends the command quietly,
     as for any Unix tool, rather than with a BrokenPipeError traceback."""
     try:
-        return _main(argv, config_model, open_venue)
+        return _main(argv, config_model, open_venue, replay_backend)
     except BrokenPipeError:
         try:
             sys.stdout = open(os.devnull, "w")   # nothing more can be written; silence the flush at exit
@@ -126,7 +129,8 @@ def main(argv: Sequence[str] | None, *, config_model: type[BotConfig], open_venu
         return EXIT_PROBLEMS
 
 
-def _main(argv: Sequence[str] | None, config_model: type[BotConfig], open_venue: VenueFactory | None) -> int:
+def _main(argv: Sequence[str] | None, config_model: type[BotConfig], open_venue: VenueFactory | None,
+          replay_backend: Callable[[], "replay_cli.ReplayBackend"] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.config_model = config_model
     try:
@@ -143,6 +147,12 @@ def _main(argv: Sequence[str] | None, config_model: type[BotConfig], open_venue:
             if open_venue is None:
                 raise RuntimeError("no venue factory wired in (use the `lighter-bot` entry point)")
             return _run(args, open_venue)
+        if args.command in ("replay", "data"):
+            if replay_backend is None:
+                raise RuntimeError("no replay backend wired in (use the `lighter-bot` entry point)")
+            if args.command == "data":
+                return replay_cli.data_convert(args, replay_backend())
+            return replay_cli.replay(args, _config(args), replay_backend(), config_model)
     except InputError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
