@@ -86,6 +86,10 @@ class ReplayVenue:
         self.end_ts = self._ts[-1] if self._ts else 0.0
         self.events_applied = 0
         self._book = Book()
+        self._bb, self._ba = -math.inf, math.inf          # the book's best prices, kept current
+        self._our_bid_px: set[float] = set()              # prices where we have orders resting
+        self._our_ask_px: set[float] = set()
+        self._our_max_bid, self._our_min_ask = -math.inf, math.inf
         self._synthetic = self.mode in ("trades", "klines")
         self._syn_bid = self._syn_ask = math.nan
         self._half_spread = config.synthetic_spread_bps * 1e-4 / 2
@@ -197,29 +201,66 @@ class ReplayVenue:
         self._clock = max(self._clock, now)
 
     def _replay(self, limit: float) -> None:
-        """Apply data rows with times up to `limit`."""
+        """Apply data rows with times up to `limit`. The hot loop of a replay: the book's dicts
+        and heaps are used inline, and the best prices are kept current (`_bb`, `_ba`) so a row
+        behind the touch costs a dict update and two comparisons."""
         ts, kinds, pxs, qtys, auxs = self._ts, self._kind, self._px, self._qty, self._aux
-        book, at, out = self._book, self._at, self._out
+        book, out = self._book, self._out
+        bids, asks, bheap, aheap = book.bids, book.asks, book._bh, book._ah
+        our_bids, our_asks = self._our_bid_px, self._our_ask_px
+        push = heapq.heappush
         i, n = self._i, len(ts)
         start = i
         while i < n and ts[i] <= limit:
             kind, px, qty = kinds[i], pxs[i], qtys[i]
+            if kind == DEPTH:
+                if auxs[i] == 1.0:
+                    prev = asks.get(px, 0.0)
+                    if qty > 0:
+                        asks[px] = qty
+                        if not prev:
+                            push(aheap, px)
+                    elif prev:
+                        del asks[px]
+                    if px <= self._ba:
+                        self._clock = ts[i]
+                        self._ba = px if qty > 0 else (book.best_ask() or math.inf)
+                        self._dirty = True
+                        if self._ba <= self._our_max_bid:
+                            self._through_touch()
+                    if px in our_asks:
+                        self._clock = ts[i]
+                        self._level_changed(False, px, prev, qty)
+                else:
+                    prev = bids.get(px, 0.0)
+                    if qty > 0:
+                        bids[px] = qty
+                        if not prev:
+                            push(bheap, -px)
+                    elif prev:
+                        del bids[px]
+                    if px >= self._bb:
+                        self._clock = ts[i]
+                        self._bb = px if qty > 0 else (book.best_bid() or -math.inf)
+                        self._dirty = True
+                        if self._bb >= self._our_min_ask:
+                            self._through_touch()
+                    if px in our_bids:
+                        self._clock = ts[i]
+                        self._level_changed(True, px, prev, qty)
+                i += 1
+                continue
             self._clock = ts[i]
-            if kind == DEPTH or kind == BBO:
+            if kind == BBO:
                 ask = auxs[i] == 1.0
                 prev = book.set(ask, px, qty)
-                if kind == BBO:
-                    for gone_px, gone_qty in book.drop_better(ask, px):
-                        self._level_changed(not ask, gone_px, gone_qty, 0.0)
-                    self._dirty = True
-                elif not self._dirty:
-                    best = book.best_ask() if ask else book.best_bid()
-                    if best is None or (px <= best if ask else px >= best):
-                        self._dirty = True
-                if at:
-                    self._level_changed(not ask, px, prev, qty)
-                    if self._resting:
-                        self._through_touch()
+                for gone_px, gone_qty in book.drop_better(ask, px):
+                    self._level_changed(not ask, gone_px, gone_qty, 0.0)
+                self._dirty = True
+                self._retouch()
+                self._level_changed(not ask, px, prev, qty)
+                if self._resting:
+                    self._through_touch()
             elif kind == TRADE:
                 self._flush_top()
                 side: Side = "buy" if auxs[i] > 0 else "sell"
@@ -234,6 +275,7 @@ class ReplayVenue:
                     self._match_kline(px, qty)
             elif kind == CLEAR:
                 book.clear()
+                self._retouch()
                 self._dirty = True
             elif kind == GAP:
                 self._flush_top()
@@ -241,8 +283,14 @@ class ReplayVenue:
             elif kind == RESUME:
                 out.append(VenueStatus(ts[i], True, True, "data resumes"))
             i += 1
+        if i > start:
+            self._clock = max(self._clock, ts[i - 1])
         self.events_applied += i - start
         self._i = i
+
+    def _retouch(self) -> None:
+        self._bb = self._book.best_bid() or -math.inf
+        self._ba = self._book.best_ask() or math.inf
 
     # -- the touch ---------------------------------------------------------------------------
     def _set_synthetic(self, px: float) -> None:
@@ -476,6 +524,7 @@ class ReplayVenue:
     def _add(self, order: _Resting) -> None:
         self._resting[order.client_id] = order
         self._at.setdefault((order.buy, order.price), []).append(order)
+        self._index_prices()
 
     def _remove(self, order: _Resting) -> None:
         self._resting.pop(order.client_id, None)
@@ -484,6 +533,13 @@ class ReplayVenue:
             level[:] = [o for o in level if o.client_id != order.client_id]
             if not level:
                 del self._at[(order.buy, order.price)]
+        self._index_prices()
+
+    def _index_prices(self) -> None:
+        self._our_bid_px = {px for buy, px in self._at if buy}
+        self._our_ask_px = {px for buy, px in self._at if not buy}
+        self._our_max_bid = max(self._our_bid_px, default=-math.inf)
+        self._our_min_ask = min(self._our_ask_px, default=math.inf)
 
     def _cancel_all(self) -> None:
         for order in list(self._resting.values()):
