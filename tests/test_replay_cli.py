@@ -136,3 +136,12 @@ def test_shared_files_replay_to_a_report(tmp_path, capsys, name, profile, extra,
     assert code == 0, out.err
     summary = json.loads((report / "summary.json").read_text())
     assert summary["ticks"] > 10 and summary["data"]["files"][0]["sha256"]
+
+
+def test_the_ci_example_replay_step_passes(tmp_path, capsys, monkeypatch):
+    """docs/ci/policy-check.yml's replay step, as written there (from the repo root)."""
+    monkeypatch.chdir(REPO)
+    step = (REPO / "docs" / "ci" / "policy-check.yml").read_text().split("lighter-bot replay", 1)[1].split()
+    step = [arg if arg != "replay-report" else str(tmp_path / "report") for arg in step]
+    code = cli(["replay", *step, "--cache", str(tmp_path / "cache")])
+    assert code == 0 and "all 5 expectations hold" in capsys.readouterr().err
