@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--simulated", action="store_true",
                      help="run on a simulated clock as fast as the CPU allows (paper venue; needs --duration): "
                           "a 30-minute rehearsal takes seconds. Metrics are served only with --port")
+    run.add_argument("--profile", type=Path, help="market profile laid over the config (profiles/market_1.yaml: "
+                                                  "BTC, profiles/market_2.yaml: SOL)")
     run.add_argument("--summary", type=Path, metavar="FILE.json",
                      help="at exit, write what the run did as JSON (fills, orders, tx_per_min, PnL, ...)")
 
@@ -222,6 +224,12 @@ def _explain(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, open_venue: VenueFactory) -> int:
     config = _config(args)
+    if args.profile is not None:
+        try:
+            config, _ = replay_cli.apply_profile(config, args.profile, args.config_model)
+        except replay_cli.ProfileError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_PROBLEMS
     logs.configure(config.runtime.log_level, logging.StreamHandler(sys.stderr))
     if args.simulated and args.duration is None:
         print("error: --simulated needs --duration SECONDS (simulated time runs as fast as the CPU allows)",

@@ -145,7 +145,10 @@ def _merge(base: dict, over: dict) -> dict:
 
 
 class _Refused(Exception):
-    pass
+    """A profile or data the replay will not run with; the message is the whole story."""
+
+
+ProfileError = _Refused
 
 
 def check_market_fits(config, low: float, high: float, price_range, profile: Path | None) -> None:
