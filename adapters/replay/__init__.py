@@ -15,6 +15,7 @@ from adapters.replay.cache import default_cache_dir, load
 from adapters.replay.columns import BBO, DEPTH, KLINE, TRADE, Dataset, EventArrays
 from adapters.replay.config import ReplayConfig
 from adapters.replay.readers import FORMATS, DataError
+from adapters.replay.touch import cached_touch
 from adapters.replay.venue import ReplayVenue, data_mode
 from runtime.market import MarketSpec
 
@@ -26,6 +27,8 @@ class ReplayData:
     datasets: list[Dataset]
     events: EventArrays
     cached: list[bool]
+    cache_dir: Path | None = None
+    window: tuple[float | None, float | None] = (None, None)
 
     @property
     def start_ts(self) -> float:
@@ -79,7 +82,7 @@ def load_data(paths: Sequence[Path], fmt: str | None = None, cache_dir: Path | N
     events = EventArrays.concat([d.events for d in datasets]).window(start, end)
     if not len(events):
         raise DataError(f"{', '.join(map(str, paths))}: no events between --from and --to")
-    return ReplayData(datasets, events, [hit for _, hit in loaded])
+    return ReplayData(datasets, events, [hit for _, hit in loaded], cache_dir, (start, end))
 
 
 def convert(paths: Sequence[Path], fmt: str | None = None, cache_dir: Path | None = None) -> list[str]:
@@ -97,5 +100,11 @@ def convert(paths: Sequence[Path], fmt: str | None = None, cache_dir: Path | Non
     return lines
 
 
-def open_venue(data: ReplayData, market: MarketSpec, config: ReplayConfig) -> ReplayVenue:
-    return ReplayVenue(market, data.events, config)
+def open_venue(data: ReplayData, market: MarketSpec, config: ReplayConfig, fast: bool = True) -> ReplayVenue:
+    """The venue over `data`; for full depth its touch columns come from the cache when these
+    files and this window were replayed before."""
+    touch = None
+    if fast and data.mode == "l2":
+        touch = cached_touch(data.events, [d.sha256 for d in data.datasets] + [repr(data.window)],
+                             data.cache_dir or default_cache_dir())
+    return ReplayVenue(market, data.events, config, touch=touch, fast=fast)

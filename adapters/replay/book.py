@@ -2,7 +2,8 @@
 
 Levels are keyed by the recorded price (a float parsed from the same decimal text is always
 the same float). Best prices come from lazy heaps: a deleted level is dropped when it reaches
-the top. `set` returns the level's previous size so the queue model can see the change.
+the top (the replay's fast path leaves deleted levels as size 0 and never reads the heaps).
+`set` returns the level's previous size so the queue model can see the change.
 """
 from __future__ import annotations
 
@@ -61,5 +62,5 @@ class Book:
     def walk(self, ask: bool, limit: float) -> list[tuple[float, float]]:
         """Levels a taker buying (ask=True) or selling could take up to `limit`, best first."""
         if ask:
-            return sorted((px, q) for px, q in self.asks.items() if px <= limit)
-        return sorted(((px, q) for px, q in self.bids.items() if px >= limit), reverse=True)
+            return sorted((px, q) for px, q in self.asks.items() if px <= limit and q > 0)
+        return sorted(((px, q) for px, q in self.bids.items() if px >= limit and q > 0), reverse=True)

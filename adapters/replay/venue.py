@@ -9,6 +9,7 @@ the end of a drain) and prints reach the core. How orders fill is fills.py and q
 """
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 from collections import deque
@@ -23,6 +24,7 @@ from adapters.replay.config import ReplayConfig
 from adapters.replay.fills import FillModel
 from adapters.replay.latency import ConstantLatency
 from adapters.replay.queue import QueuePos, queue_model
+from adapters.replay.touch import Touch, touch_columns
 from runtime.events import (BookTop, BudgetUpdate, CancelRejected, Event, Fill, Liquidity, MarketTrade,
                             ModifyRejected, OpenOrderReport, OrderAccepted, OrderCanceled, OrderModified, OrderOpen,
                             OrderRejected, OrdersSnapshot, OutcomeUnknown, PositionSnapshot, Side, VenueStatus)
@@ -31,6 +33,7 @@ from runtime.market import MarketSpec
 from runtime.ports import VenueDisconnected
 
 SNAPSHOT_REQUESTS = 2
+BID_SIDE, ASK_SIDE = 0.0, 1.0
 CODE_INVALID_AMOUNT = 21706
 CODE_DUPLICATE_CLIENT_ID = 21728
 CODE_ORDER_NOT_LIVE = 21600
@@ -70,7 +73,11 @@ class ReplayVenue:
     supports_modify = True
     can_simulate = True
 
-    def __init__(self, market: MarketSpec, events: EventArrays, config: ReplayConfig | None = None) -> None:
+    def __init__(self, market: MarketSpec, events: EventArrays, config: ReplayConfig | None = None,
+                 touch: Touch | None = None, fast: bool = True) -> None:
+        """`touch`: the precomputed touch of full-depth `events` (touch.py; computed here if not
+        given). `fast` False replays full depth row by row (the reference the fast path is tested
+        against)."""
         self.market = market
         self.config = config = config or ReplayConfig()
         self.poll_interval_s: float | None = None     # drained once per tick: fills wake the loop
@@ -82,6 +89,11 @@ class ReplayVenue:
         self._ts, self._kind = events.ts.tolist(), events.kind.tolist()
         self._px, self._qty, self._aux = events.px.tolist(), events.qty.tolist(), events.aux.tolist()
         self._i = 0
+        self._cur = -1                       # the last data row applied
+        self._fast = fast and self.mode == "l2"
+        if self._fast:
+            self._touch = touch if touch is not None else touch_columns(events)
+            self._build_level_index(events)
         self.start_ts = self._ts[0] if self._ts else 0.0
         self.end_ts = self._ts[-1] if self._ts else 0.0
         self.events_applied = 0
@@ -95,6 +107,8 @@ class ReplayVenue:
         self._half_spread = config.synthetic_spread_bps * 1e-4 / 2
         self._dirty = False
         self._last_top: tuple = ()
+        self._noted_top: tuple = ()
+        self._top_ts: float | None = None
         self._size_scale = 10**market.size_decimals
         self._price_scale = 10**market.price_decimals
         self._resting: dict[int, _Resting] = {}
@@ -179,7 +193,10 @@ class ReplayVenue:
             if data_ts <= intent_ts and data_ts <= other_ts:
                 if data_ts > now:
                     break
-                self._replay(min(now, intent_ts, other_ts))
+                if self._fast:
+                    self._replay_l2(min(now, intent_ts, other_ts))
+                else:
+                    self._replay(min(now, intent_ts, other_ts))
             elif intent_ts <= other_ts:
                 if intent_ts > now:
                     break
@@ -226,6 +243,7 @@ class ReplayVenue:
                         self._clock = ts[i]
                         self._ba = px if qty > 0 else (book.best_ask() or math.inf)
                         self._dirty = True
+                        self._note_top()
                         if self._ba <= self._our_max_bid:
                             self._through_touch()
                     if px in our_asks:
@@ -243,6 +261,7 @@ class ReplayVenue:
                         self._clock = ts[i]
                         self._bb = px if qty > 0 else (book.best_bid() or -math.inf)
                         self._dirty = True
+                        self._note_top()
                         if self._bb >= self._our_min_ask:
                             self._through_touch()
                     if px in our_bids:
@@ -277,6 +296,7 @@ class ReplayVenue:
                 book.clear()
                 self._retouch()
                 self._dirty = True
+                self._note_top()
             elif kind == GAP:
                 self._flush_top()
                 out.append(VenueStatus(ts[i], True, False, f"data gap ({px:.0f} s)" if px else "data sequence broken"))
@@ -288,6 +308,112 @@ class ReplayVenue:
         self.events_applied += i - start
         self._i = i
 
+    def _replay_l2(self, limit: float) -> None:
+        """Full depth, fast: the book is never built row by row. The touch comes from touch.py's
+        precomputed columns and a level's size from the level index (`_level_size`), so only
+        prints and the rare other kinds, rows at our prices and rows where the touch reaches
+        our orders are visited, one by one and in order."""
+        ts, i = self._ts, self._i
+        j = bisect.bisect_right(ts, limit, i)
+        if j <= i:
+            return
+        special = self._special
+        picks = [special[bisect.bisect_left(special, i):bisect.bisect_left(special, j)]]
+        if self._resting:
+            for buy, px in self._at:
+                rows = self._level_rows(not buy, px)
+                if rows is not None:
+                    picks.append(rows[np.searchsorted(rows, i):np.searchsorted(rows, j)].tolist())
+            t = self._touch
+            if self._our_max_bid > -math.inf or self._our_min_ask < math.inf:
+                crossed = (t.ask_px[i:j] <= self._our_max_bid) | (t.bid_px[i:j] >= self._our_min_ask)
+                if crossed.any():
+                    rows = np.flatnonzero(crossed) + i
+                    picks.append(rows[t.changed_at[rows] == rows].tolist())
+        rows = picks[0] if len(picks) == 1 else sorted(set().union(*picks))
+        for k in rows:
+            self._one(k)
+        self._cur = j - 1
+        self._clock = max(self._clock, ts[j - 1])
+        self.events_applied += j - i
+        self._i = j
+
+    def _build_level_index(self, events: EventArrays) -> None:
+        """Depth rows grouped by level (bids by price, asks by minus price), each group in row
+        order; CLEAR rows and the rows visited one by one (`_special`)."""
+        depth = np.flatnonzero(events.kind == DEPTH)
+        keys = np.where(events.aux[depth] == ASK_SIDE, -events.px[depth], events.px[depth])
+        order = np.lexsort((depth, keys))
+        self._lvl_keys, self._lvl_rows = keys[order], depth[order]
+        self._rows_of: dict[float, np.ndarray | None] = {}
+        self._clears = np.flatnonzero(events.kind == CLEAR)
+        self._special = np.flatnonzero(events.kind != DEPTH).tolist()
+
+    def _level_rows(self, ask: bool, px: float) -> np.ndarray | None:
+        key = -px if ask else px
+        rows = self._rows_of.get(key, False)
+        if rows is False:
+            lo = int(np.searchsorted(self._lvl_keys, key, "left"))
+            hi = int(np.searchsorted(self._lvl_keys, key, "right"))
+            rows = self._rows_of[key] = self._lvl_rows[lo:hi] if hi > lo else None
+        return rows
+
+    def _level_size(self, ask: bool, px: float, upto: int) -> float:
+        """The displayed size at a level after row `upto` (0 if never set since the last CLEAR)."""
+        rows = self._level_rows(ask, px)
+        if rows is None or upto < 0:
+            return 0.0
+        pos = int(np.searchsorted(rows, upto, "right")) - 1
+        if pos < 0:
+            return 0.0
+        row = int(rows[pos])
+        clears = self._clears
+        c = int(np.searchsorted(clears, upto, "right")) - 1
+        if c >= 0 and clears[c] > row:
+            return 0.0
+        return self._qty[row]
+
+    def _fast_walk(self, ask: bool, limit: float) -> list[tuple[float, float]]:
+        """Levels a taker could take up to `limit`, best first, from the level index."""
+        keys = self._lvl_keys
+        if ask:      # asks are keyed -px: prices <= limit are keys >= -limit, below 0
+            lo, hi = int(np.searchsorted(keys, -limit, "left")), int(np.searchsorted(keys, 0.0, "left"))
+            prices = sorted({-float(k) for k in keys[lo:hi]})
+        else:
+            lo, hi = int(np.searchsorted(keys, limit, "left")), len(keys)
+            prices = sorted({float(k) for k in keys[lo:hi]}, reverse=True)
+        out = []
+        for px in prices:
+            qty = self._level_size(ask, px, self._cur)
+            if qty > 0:
+                out.append((px, qty))
+        return out
+
+    def _one(self, k: int) -> None:
+        kind, px, qty = self._kind[k], self._px[k], self._qty[k]
+        self._clock = ts = self._ts[k]
+        out = self._out
+        if kind == DEPTH:
+            ask = self._aux[k] == 1.0
+            prev = self._level_size(ask, px, k - 1)
+            self._cur = k
+            self._level_changed(not ask, px, prev, qty)
+            if self._resting and self._touch.changed_at[k] == k:
+                self._through_touch()
+            return
+        self._cur = k
+        if kind == TRADE:
+            self._flush_top()
+            side: Side = "buy" if self._aux[k] > 0 else "sell"
+            out.append(MarketTrade(ts, px, qty, side))
+            if self._resting:
+                self._match_print(px, qty, side == "sell")
+        elif kind == GAP:
+            self._flush_top()
+            out.append(VenueStatus(ts, True, False, f"data gap ({px:.0f} s)" if px else "data sequence broken"))
+        elif kind == RESUME:
+            out.append(VenueStatus(ts, True, True, "data resumes"))
+
     def _retouch(self) -> None:
         self._bb = self._book.best_bid() or -math.inf
         self._ba = self._book.best_ask() or math.inf
@@ -298,13 +424,40 @@ class ReplayVenue:
         self._dirty = True
 
     def touch(self) -> tuple[float | None, float | None]:
+        if self._fast:
+            top = self._fast_top()
+            return (top[0], top[2]) if top is not None else (None, None)
         if self._synthetic:
             if self._syn_bid != self._syn_bid:
                 return None, None
             return self._syn_bid, self._syn_ask
         return self._book.best_bid(), self._book.best_ask()
 
+    def _note_top(self) -> None:
+        """Row-by-row full depth: remember when the touch last changed (BookTop's time)."""
+        bb, ba = self._bb, self._ba
+        top = (bb, self._book.bids.get(bb, 0.0), ba, self._book.asks.get(ba, 0.0))
+        if top != self._noted_top:
+            self._noted_top = top
+            self._top_ts = self._clock
+
+    def _fast_top(self) -> tuple[float, float, float, float] | None:
+        """The touch after row `_cur` (None while a side is empty)."""
+        k, t = self._cur, self._touch
+        if k < 0:
+            return None
+        bid, ask = float(t.bid_px[k]), float(t.ask_px[k])
+        if bid != bid or ask != ask:
+            return None
+        return bid, float(t.bid_qty[k]), ask, float(t.ask_qty[k])
+
     def _flush_top(self) -> None:
+        if self._fast:
+            top = self._fast_top()
+            if top is not None and top != self._last_top:
+                self._last_top = top
+                self._out.append(BookTop(self._ts[int(self._touch.changed_at[self._cur])], *top))
+            return
         if not self._dirty:
             return
         self._dirty = False
@@ -317,7 +470,7 @@ class ReplayVenue:
             top = (bid, self._book.bids[bid], ask, self._book.asks[ask])
         if top != self._last_top:
             self._last_top = top
-            self._out.append(BookTop(self._clock, *top))
+            self._out.append(BookTop(self._top_ts if self._top_ts is not None else self._clock, *top))
 
     # -- matching ----------------------------------------------------------------------------
     def _level_changed(self, buy: bool, px: float, prev: float, qty: float) -> None:
@@ -326,12 +479,20 @@ class ReplayVenue:
 
     def _through_touch(self) -> None:
         """The opposite touch at or past our price: the order that made it would have met ours."""
-        bid, ask = self._book.best_bid(), self._book.best_ask()
+        if self._fast:
+            top = self._fast_top()
+            if top is None:
+                return
+            bid, bid_qty, ask, ask_qty = top
+        else:
+            bid, ask = self._book.best_bid(), self._book.best_ask()
+            bid_qty = self._book.bids[bid] if bid is not None else 0.0
+            ask_qty = self._book.asks[ask] if ask is not None else 0.0
         for order in list(self._resting.values()):
             if order.buy and ask is not None and ask <= order.price:
-                self._fill_resting(order, self._book.asks[ask])
+                self._fill_resting(order, ask_qty)
             elif not order.buy and bid is not None and bid >= order.price:
-                self._fill_resting(order, self._book.bids[bid])
+                self._fill_resting(order, bid_qty)
 
     def _match_print(self, px: float, qty: float, hits_bids: bool) -> None:
         hit = [o for o in self._resting.values() if o.buy == hits_bids
@@ -477,6 +638,8 @@ class ReplayVenue:
     def _join(self, buy: bool, price: float, lots: int) -> QueuePos:
         if self._synthetic:
             return self.queue.new_order(self.fills.queue_ahead_trades_only(lots / self._size_scale))
+        if self._fast:
+            return self.queue.new_order(self._level_size(not buy, price, self._cur))
         levels = self._book.bids if buy else self._book.asks
         return self.queue.new_order(levels.get(price, 0.0))
 
@@ -488,7 +651,7 @@ class ReplayVenue:
             touch = ask if buy else bid
             levels = [(touch, math.inf)] if touch is not None and (touch <= order.price if buy else touch >= order.price) else []
         else:
-            levels = self._book.walk(buy, order.price)
+            levels = self._fast_walk(buy, order.price) if self._fast else self._book.walk(buy, order.price)
         left = cap
         for px, qty in levels:
             if left == 0:
