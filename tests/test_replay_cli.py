@@ -145,3 +145,16 @@ def test_the_ci_example_replay_step_passes(tmp_path, capsys, monkeypatch):
     step = [arg if arg != "replay-report" else str(tmp_path / "report") for arg in step]
     code = cli(["replay", *step, "--cache", str(tmp_path / "cache")])
     assert code == 0 and "all 5 expectations hold" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("- max_abs_inventory 0.2\n", "item 1: 'max_abs_inventory 0.2': expected `KEY OP VALUE`"),
+    ("just text\n", "expected a list of expectations"),
+    ("- [1, 2\n", "not valid YAML"),
+])
+def test_a_bad_expectations_file_is_one_located_line(tmp_path, capsys, text, expected):
+    expect = tmp_path / "expect.yaml"
+    expect.write_text(text)
+    code, report, out = replay(tmp_path, capsys, FIXTURES / "btcusdt_binance-usdm_raw_head.ndjson.gz",
+                               extra=("--assert", str(expect)))
+    assert code == 1 and f"error: {expect}" in out.err and expected in out.err and not report.exists()

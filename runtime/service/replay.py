@@ -175,6 +175,7 @@ def replay(args: argparse.Namespace, config, backend: ReplayBackend, config_mode
         price_range = None
         if args.profile is not None:
             config, price_range = apply_profile(config, args.profile, config_model)
+        expectations = load_expectations(args.expect) if args.expect else None
         data = backend.load_data(args.data, args.format, args.cache, args.start, args.end)
         low, high = data.price_range()
         check_market_fits(config, low, high, price_range, args.profile)
@@ -182,7 +183,6 @@ def replay(args: argparse.Namespace, config, backend: ReplayBackend, config_mode
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
     loaded = time.perf_counter() - started
-    expectations = load_expectations(args.expect) if args.expect else None
     policies_dir = args.policies or Path(config.runtime.policies_dir)
     policies = load_policy_set([policies_dir], FEATURE_NAMES)
     venue = backend.open_venue(data, market_spec(config.market), config.venue.replay)
@@ -306,13 +306,13 @@ def load_expectations(path: Path) -> list[tuple[str, str, Any, str]]:
     try:
         source = yaml.safe_load(path.read_text())
     except OSError as exc:
-        raise SystemExit(_fail(f"{path}: cannot read: {exc.strerror or exc}"))
+        raise _Refused(f"{path}: cannot read: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise SystemExit(_fail(f"{path}:{mark.line + 1 if mark else 0}: not valid YAML"))
+        raise _Refused(f"{path}:{mark.line + 1 if mark else 0}: not valid YAML") from None
     items = source if isinstance(source, list) else [{k: v} for k, v in source.items()] if isinstance(source, dict) else None
     if items is None:
-        raise SystemExit(_fail(f"{path}: expected a list of expectations like `- max_abs_inventory <= 0.2`"))
+        raise _Refused(f"{path}: expected a list of expectations like `- max_abs_inventory <= 0.2`")
     out = []
     for index, item in enumerate(items):
         label = f"{path}: item {index + 1}"
@@ -323,7 +323,7 @@ def load_expectations(path: Path) -> list[tuple[str, str, Any, str]]:
                     out.append((key.strip(), op, _value(value.strip(), label), item))
                     break
             else:
-                raise SystemExit(_fail(f"{label}: {item!r}: expected `KEY OP VALUE` with OP one of <= >= < > == !="))
+                raise _Refused(f"{label}: {item!r}: expected `KEY OP VALUE` with OP one of <= >= < > == !=")
         elif isinstance(item, dict) and len(item) == 1:
             key, value = next(iter(item.items()))
             if isinstance(value, str) and value[:2].strip() in _OPS:
@@ -332,7 +332,7 @@ def load_expectations(path: Path) -> list[tuple[str, str, Any, str]]:
             else:
                 out.append((str(key), "==", value, f"{key}: {json.dumps(value)}"))
         else:
-            raise SystemExit(_fail(f"{label}: expected `KEY OP VALUE` or `KEY: VALUE`, got {item!r}"))
+            raise _Refused(f"{label}: expected `KEY OP VALUE` or `KEY: VALUE`, got {item!r}")
     return out
 
 
@@ -340,12 +340,7 @@ def _value(text: str, label: str) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError:
-        raise SystemExit(_fail(f"{label}: cannot read the value {text!r}"))
-
-
-def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return EXIT_PROBLEMS
+        raise _Refused(f"{label}: cannot read the value {text!r}") from None
 
 
 def check_expectations(expectations, summary: dict, path: Path) -> list[str]:
