@@ -141,3 +141,18 @@ def test_an_ioc_takes_the_book_up_to_its_limit_and_the_rest_is_canceled():
     got = v.drain(1.0)
     assert [(f.price, f.size, f.liquidity) for f in fills(got)] == [(100.1, 5.0, "taker"), (100.2, 1.0, "taker")]
     assert [e.reason for e in got if isinstance(e, OrderCanceled)] == ["canceled"]
+
+
+def test_a_gap_in_the_data_is_a_stale_feed_until_the_data_resumes():
+    from adapters.replay.columns import GAP, RESUME
+    from adapters.replay.readers import read
+    from runtime.events import VenueStatus
+    from pathlib import Path
+    cols, gaps = read(Path("t.csv"), b"ts_ms,price,qty,side\n1000,100.0,1,buy\n2000,100.1,1,sell\n"
+                      b"400000,100.2,1,buy\n", "trades-csv")
+    assert [(g.start_ts, g.seconds, g.where) for g in gaps] == [(2.0, 398.0, "t.csv:4")]
+    v = ReplayVenue(MARKET, cols.arrays(), ReplayConfig(request_limit=0, snapshot_interval_s=3600))
+    asyncio.run(v.start())
+    statuses = [(e.ts, e.book_synced) for e in v.drain(500.0) if isinstance(e, VenueStatus)]
+    assert statuses == [(1.0, True), (2.0, False), (400.0, True)]
+    assert GAP in cols.kind and RESUME in cols.kind
