@@ -20,10 +20,10 @@ KEYS = {"realized_pnl", "mtm_pnl", "fees", "volume", "fills", "max_abs_inventory
         "data", "fill_model", "ticks", "orders"}
 
 
-def replay(tmp_path, capsys, *files, profile=BTC, extra=()):
+def replay(tmp_path, capsys, *files, profile=BTC, extra=(), plots=("--no-plots",)):
     report = tmp_path / "report"
     code = cli(["replay", "--data", *map(str, files), "--profile", str(profile), "--policies", str(POLICIES),
-                "--report", str(report), "--cache", str(tmp_path / "cache"), *extra])
+                "--report", str(report), "--cache", str(tmp_path / "cache"), *plots, *extra])
     out = capsys.readouterr()
     assert "Traceback" not in out.err
     return code, report, out
@@ -158,3 +158,12 @@ def test_a_bad_expectations_file_is_one_located_line(tmp_path, capsys, text, exp
     code, report, out = replay(tmp_path, capsys, FIXTURES / "btcusdt_binance-usdm_raw_head.ndjson.gz",
                                extra=("--assert", str(expect)))
     assert code == 1 and f"error: {expect}" in out.err and expected in out.err and not report.exists()
+
+
+def test_the_report_has_its_plots(tmp_path, capsys):
+    pytest.importorskip("matplotlib", reason="matplotlib (the [plots] extra) is not installed")
+    code, report, out = replay(tmp_path, capsys, FIXTURES / "solusd_gemini-spot_trades_head.csv", profile=SOL,
+                               plots=())
+    assert code == 0, out.err
+    for name in ("price.png", "inventory.png", "pnl.png", "rules.png"):
+        assert (report / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

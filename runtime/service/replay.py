@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import operator
 import sys
 import time
@@ -65,6 +66,7 @@ def add_parsers(sub) -> None:
     replay.add_argument("--assert", dest="expect", type=Path, metavar="FILE",
                         help="YAML expectations on summary keys (e.g. `max_abs_inventory <= 0.2`); any "
                              "failure exits 1, naming it")
+    replay.add_argument("--no-plots", action="store_true", help="do not draw the report's PNG plots")
     replay.add_argument("--cache", type=Path, metavar="DIR", help="columnar cache folder "
                                                                  "(default: $LIGHTER_BOT_CACHE or ~/.cache/lighter-bot)")
     data = sub.add_parser("data", help="recorded market data")
@@ -194,7 +196,7 @@ def replay(args: argparse.Namespace, config, backend: ReplayBackend, config_mode
         await venue.start()
         trader = Trader(config, venue.market, policies, trace=Trace(), venue_name="replay",
                         start_ts=data.start_ts, supports_modify=venue.supports_modify)
-        recorder = ReplayRecorder(trader, fills)
+        recorder = ReplayRecorder(trader, fills, sample_every_s=(data.end_ts - data.start_ts) / 4000)
         recorder_box.append(recorder)
         trader.trace.sink = recorder
         observers = [recorder.after_tick]
@@ -229,6 +231,14 @@ def replay(args: argparse.Namespace, config, backend: ReplayBackend, config_mode
         (args.report / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
         (args.report / "summary.md").write_text(text)
         (args.report / "fills.jsonl").write_text("".join(json.dumps(f, sort_keys=True) + "\n" for f in fills))
+        if not args.no_plots:
+            from runtime.service import replay_plots
+            if replay_plots.available():
+                replay_plots.write_plots(args.report, recorder.samples, fills, recorder.firing_intervals(),
+                                         f"{config.market.symbol} replay")
+            else:
+                print("plots skipped: matplotlib is not installed (pip install 'lighter-bot[plots]')",
+                      file=sys.stderr)
     print(text)
     wall = time.perf_counter() - started
     cached = sum(data.cached)
@@ -247,8 +257,13 @@ def replay(args: argparse.Namespace, config, backend: ReplayBackend, config_mode
 class ReplayRecorder(RunRecorder):
     """The run summary plus what a replay report adds (README, "Replay")."""
 
-    def __init__(self, trader: Trader, fills: list[dict]):
+    def __init__(self, trader: Trader, fills: list[dict], sample_every_s: float = 0.0):
         super().__init__(trader)
+        self.sample_every_s = sample_every_s
+        self.samples: list[tuple] = []          # for the plots: (ts, mid, our bid, our ask, inventory, mtm)
+        self._next_sample = -math.inf
+        self._since: dict[str, float] = {}
+        self._intervals: dict[str, list[tuple[float, float]]] = {}
         self.fill_records = fills
         self.by_side_liquidity: Counter[str] = Counter()
         self.volume_base = self.volume_quote = 0.0
@@ -278,6 +293,22 @@ class ReplayRecorder(RunRecorder):
             for rule in firing_before:
                 self.pnl_by_guard[rule] = self.pnl_by_guard.get(rule, 0.0) + (mtm - self._last_mtm)
         self._last_mtm = mtm
+        for rule in self._firing - firing_before:
+            self._since[rule] = now
+        for rule in firing_before - self._firing:
+            self._intervals.setdefault(rule, []).append((self._since.pop(rule, now), now))
+        if now >= self._next_sample:
+            self._next_sample = now + self.sample_every_s
+            bid, ask = self.trader.orders.quote("buy"), self.trader.orders.quote("sell")
+            self.samples.append((now, values["mid"], bid.price if bid else None, ask.price if ask else None,
+                                 values["inventory_units"], mtm))
+
+    def firing_intervals(self) -> dict[str, list[tuple[float, float]]]:
+        """Per rule, when it was firing (rules still firing at the end run to the last tick)."""
+        out = {rule: list(spans) for rule, spans in self._intervals.items()}
+        for rule, since in self._since.items():
+            out.setdefault(rule, []).append((since, self.last_ts if self.last_ts is not None else since))
+        return out
 
     def summary(self) -> dict[str, Any]:
         out = super().summary()
