@@ -27,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from adapters.replay import ReplayConfig, load_data, open_venue  # noqa: E402
+from adapters.replay import load_data, open_venue  # noqa: E402
 from adapters.replay.cache import load  # noqa: E402
 from lighter_bot import load_config  # noqa: E402
 from rules.loader import load_policy_set  # noqa: E402

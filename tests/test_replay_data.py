@@ -12,7 +12,6 @@ import pytest
 
 from adapters.replay.cache import load
 from adapters.replay.columns import BBO, CLEAR, DEPTH, GAP, KLINE, TRADE
-from adapters.replay.readers import DataError
 from lighter_bot import cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "replay"
