@@ -26,7 +26,15 @@ def cli(argv: Sequence[str] | None = None) -> int:
     """`lighter-bot ARGS`, returning the exit code (tests call this)."""
     from runtime.service.cli import main as cli_main
 
-    return cli_main(argv, config_model=BotConfig, open_venue=open_venue, extra_commands=LIGHTER_COMMANDS)
+    return cli_main(argv, config_model=BotConfig, open_venue=open_venue, extra_commands=LIGHTER_COMMANDS,
+                    replay_backend=_replay_backend)
+
+
+def _replay_backend():
+    """adapters/replay (numpy, msgspec), imported only by the commands that use it."""
+    import adapters.replay
+
+    return adapters.replay
 
 
 def main() -> None:

@@ -10,12 +10,14 @@ from pydantic import BaseModel
 
 from adapters.lighter.config import LighterConfig
 from adapters.paper.config import PaperConfig
+from adapters.replay.config import ReplayConfig
 from runtime.market import MarketSpec
 from runtime.ports import Venue
 
 # Every adapter's config model, by `venue.kind`. Adding a venue adds a line here; the core's
 # config never changes.
-VENUE_CONFIGS: dict[str, type[BaseModel]] = {"paper": PaperConfig, "lighter": LighterConfig}
+VENUE_CONFIGS: dict[str, type[BaseModel]] = {"paper": PaperConfig, "lighter": LighterConfig,
+                                              "replay": ReplayConfig}
 DEFAULT_KIND = "paper"
 
 
@@ -31,4 +33,6 @@ def open_venue(kind: str, venue_config, market: MarketSpec, start_ts: float) -> 
         from adapters.lighter.venue import LighterVenue
 
         return LighterVenue(market, venue_config.lighter)
+    if kind == "replay":
+        raise ValueError("the replay venue needs recorded data: use `lighter-bot replay --data FILE...`")
     raise ValueError(f"unknown venue kind {kind!r}; known kinds: {', '.join(VENUE_CONFIGS)}")

@@ -239,3 +239,16 @@ def test_a_reader_that_goes_away_ends_policy_check_quietly(tmp_path):
         os.close(write_end)
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
     assert result.returncode == 1
+
+
+def test_a_profile_sets_the_market_of_a_simulated_run(tmp_path):
+    result = run_simulated(tmp_path, "--duration", "120", "--profile", str(REPO / "profiles" / "market_1.yaml"),
+                           "--summary", "s.json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["orders"]["sent"] > 0 and summary["orders"]["rejected"] == {}     # BTC sizes fit BTC prices
+    assert "lighter-bot on BTC" in result.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("maker:\n  size_units: -1\n")
+    result = run_simulated(tmp_path, "--duration", "10", "--profile", str(bad))
+    assert result.returncode == 1 and f"{bad}: maker.size_units" in result.stderr and "Traceback" not in result.stderr

@@ -113,7 +113,7 @@ def test_unknown_section_is_located_with_a_suggestion(tmp_path, monkeypatch):
     ("venue:\n  paper:\n    sweep_prob: 1.5\n",
      "config.yaml:3:5: venue.paper.sweep_prob: expected less than or equal to 1, got 1.5"),
     ("venue:\n  kind: lighter_mainnet\n",
-     "config.yaml:2:3: venue.kind: expected 'paper' or 'lighter', got 'lighter_mainnet'"),
+     "config.yaml:2:3: venue.kind: expected 'paper', 'lighter' or 'replay', got 'lighter_mainnet'"),
     ("maker:\n  size_units: 0.05\n",
      "config.yaml:1:1: maker: expected size_min_units <= size_units <= size_max_units"),
     ("hedger:\n  target_units: 0.06\n",

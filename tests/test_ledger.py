@@ -181,3 +181,20 @@ def test_a_crash_right_after_a_rotation_still_opens_the_new_file_with_a_checkpoi
     for r in fills:
         expected.apply(r["side"], r["price"], r["size"], r["fee"])
     assert rebuild(path, 2).fifo.realized_total == pytest.approx(expected.realized_total)
+
+
+def test_a_live_restart_does_not_inherit_a_paper_rehearsals_fills(tmp_path):
+    """One ledger file, two venues on the same market: each rebuilds only its own position and PnL."""
+    from runtime.service.ledger import FillsLedger, rebuild
+
+    path = tmp_path / "fills.jsonl"
+    paper = FillsLedger(path, market="SOL", market_id=2, venue="paper")
+    paper.write({"type": "fill", "ts": 1.0, "client_id": 1, "side": "buy", "price": 185.0, "size": 0.061,
+                 "liquidity": "maker", "fee": 0.0, "purpose": "quote", "trade_id": "p1", "seq": 1, "decision": 0})
+    paper.flush()
+    paper.close()
+    assert rebuild(path, 2, venue="paper").fifo.units == pytest.approx(0.061)
+    assert rebuild(path, 2, venue="lighter").fifo.units == 0.0
+    live = FillsLedger(path, market="SOL", market_id=2, venue="lighter")
+    assert live.state.fifo.units == 0.0 and "p1" not in live.state.trade_ids
+    live.close()

@@ -22,8 +22,11 @@ MARKET = dict(move_prob=0.3, move_ticks=3, sequencing_delay_s=0.05)
 
 
 @pytest.fixture
-def fake(monkeypatch):
+def fake(monkeypatch, tmp_path):
     require_lighter_sdk()
+    # The bot runs in this process: its relative paths (the fills ledger, data/metrics/fills.jsonl)
+    # must be this test's, or one run's fills would be taken for the next run's duplicates.
+    monkeypatch.chdir(tmp_path)
     from adapters.lighter.fake_server import FakeLighter, FakeSettings
     from adapters.lighter.signer import generate_api_key
 

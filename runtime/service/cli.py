@@ -30,6 +30,7 @@ from runtime.service.config import BotConfig, load_config
 from runtime.service.ledger import FillsLedger, LedgerError
 from runtime.service.loop import SimulatedClock, WallClock
 from runtime.service.operator import OperatorCommands
+from runtime.service import replay as replay_cli
 from runtime.service.status_board import StatusBoard
 from runtime.service.summary import RunRecorder, TeeSink
 from runtime.service.telemetry import TelemetryServer, port_from_env
@@ -68,6 +69,8 @@ def build_parser(extra_commands: dict[str, ExtraCommand] | None = None) -> argpa
     run.add_argument("--simulated", action="store_true",
                      help="run on a simulated clock as fast as the CPU allows (paper venue; needs --duration): "
                           "a 30-minute rehearsal takes seconds. Metrics are served only with --port")
+    run.add_argument("--profile", type=Path, help="market profile laid over the config (profiles/market_1.yaml: "
+                                                  "BTC, profiles/market_2.yaml: SOL)")
     run.add_argument("--summary", type=Path, metavar="FILE.json",
                      help="at exit, write what the run did as JSON (fills, orders, tx_per_min, PnL, ...)")
     run.add_argument("--venue", metavar="KIND", help="venue.kind for this run (paper, lighter)")
@@ -100,6 +103,7 @@ def build_parser(extra_commands: dict[str, ExtraCommand] | None = None) -> argpa
     sub.add_parser("features", help="list the feature catalog policies may use")
     for name, (help_text, add_arguments, _) in (extra_commands or {}).items():
         add_arguments(sub.add_parser(name, help=help_text))
+    replay_cli.add_parsers(sub)
     return parser
 
 
@@ -120,14 +124,16 @@ def _port(text: str) -> int:
 
 
 def main(argv: Sequence[str] | None, *, config_model: type[BotConfig], open_venue: VenueFactory | None = None,
-         extra_commands: dict[str, ExtraCommand] | None = None) -> int:
-    """The CLI; `config_model` (the whole config.yaml model), `open_venue` and the adapters' own
-    commands come from the composition root (`lighter_bot.py`), which alone knows the adapters.
+         extra_commands: dict[str, ExtraCommand] | None = None,
+         replay_backend: Callable[[], "replay_cli.ReplayBackend"] | None = None) -> int:
+    """The CLI; `config_model` (the whole config.yaml model), `open_venue`, the adapters' own
+    commands and the replay backend come from the composition root (`lighter_bot.py`), which alone
+    knows the adapters.
 
     A reader that goes away (`lighter-bot policy check | head -1`) ends the command quietly,
     as for any Unix tool, rather than with a BrokenPipeError traceback."""
     try:
-        return _main(argv, config_model, open_venue, extra_commands)
+        return _main(argv, config_model, open_venue, extra_commands, replay_backend)
     except BrokenPipeError:
         try:
             sys.stdout = open(os.devnull, "w")   # nothing more can be written; silence the flush at exit
@@ -137,7 +143,8 @@ def main(argv: Sequence[str] | None, *, config_model: type[BotConfig], open_venu
 
 
 def _main(argv: Sequence[str] | None, config_model: type[BotConfig], open_venue: VenueFactory | None,
-          extra_commands: dict[str, ExtraCommand] | None) -> int:
+          extra_commands: dict[str, ExtraCommand] | None,
+          replay_backend: Callable[[], "replay_cli.ReplayBackend"] | None = None) -> int:
     args = build_parser(extra_commands).parse_args(argv)
     args.config_model = config_model
     if extra_commands and args.command in extra_commands:
@@ -156,6 +163,12 @@ def _main(argv: Sequence[str] | None, config_model: type[BotConfig], open_venue:
             if open_venue is None:
                 raise RuntimeError("no venue factory wired in (use the `lighter-bot` entry point)")
             return _run(args, open_venue)
+        if args.command in ("replay", "data"):
+            if replay_backend is None:
+                raise RuntimeError("no replay backend wired in (use the `lighter-bot` entry point)")
+            if args.command == "data":
+                return replay_cli.data_convert(args, replay_backend())
+            return replay_cli.replay(args, _config(args), replay_backend(), config_model)
     except InputError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -245,6 +258,12 @@ def _explain(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, open_venue: VenueFactory) -> int:
     config = _config(args)
+    if args.profile is not None:
+        try:
+            config, _ = replay_cli.apply_profile(config, args.profile, args.config_model)
+        except replay_cli.ProfileError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_PROBLEMS
     try:
         config = _venue_overrides(config, args)
     except ValueError as exc:
@@ -399,7 +418,7 @@ def _open_ledger(config: BotConfig, trader: Trader, start_ts: float) -> FillsLed
     try:
         ledger = FillsLedger(cfg.path, market=market.symbol, market_id=market.market_id,
                              rotate_bytes=int(cfg.rotate_mb * 1024 * 1024), window_s=cfg.window_hours * 3600.0,
-                             max_files=cfg.max_files)
+                             max_files=cfg.max_files, venue=trader.venue_name)
     except OSError as exc:
         raise LedgerError(f"{cfg.path}: cannot open the fills ledger: {exc.strerror or exc}") from None
     position = trader.features.position

@@ -166,17 +166,25 @@ class LedgerState:
         elif abs(float(realized) - self.fifo.realized_total) > 1e-9:
             self.fifo.restore(self.fifo.lots, float(realized))
 
-    def checkpoint(self, ts: float, market: str, market_id: int) -> dict:
+    def checkpoint(self, ts: float, market: str, market_id: int, venue: str | None = None) -> dict:
         return {"type": "checkpoint", "v": LEDGER_VERSION, "ts": ts, "market": market, "market_id": market_id,
+                **({"venue": venue} if venue else {}),
                 "realized_quote": self.fifo.realized_total, "lots": [list(lot) for lot in self.fifo.lots],
                 "trade_ids": self.trade_ids[-CHECKPOINT_TRADE_IDS:], "funding_seqs": self.funding_seqs[-1000:]}
 
 
-def rebuild(path: Path, market_id: int | None, problems: list[Problem] | None = None) -> LedgerState:
-    """The state the ledger at `path` records for `market_id` (None: every record)."""
+def rebuild(path: Path, market_id: int | None, problems: list[Problem] | None = None,
+            venue: str | None = None) -> LedgerState:
+    """The state the ledger at `path` records for `market_id` on `venue` (None: every record).
+
+    A paper rehearsal and the live bot on the same market may share a ledger file; a live restart
+    must not inherit the rehearsal's position and PnL, so records are told apart by venue (records
+    written before the field existed count for every venue)."""
     state = LedgerState()
     for _, _, record in read_records(path, problems):
         if market_id is not None and record.get("market_id") != market_id:
+            continue
+        if venue is not None and record.get("venue", venue) != venue:
             continue
         try:
             state.apply(record)
@@ -191,9 +199,9 @@ class FillsLedger:
 
     def __init__(self, path: Path | str, *, market: str, market_id: int, rotate_bytes: int = 5 * 1024 * 1024,
                  window_s: float = 6 * 3600.0, max_files: int = 200,
-                 wall_clock: Callable[[], float] = time.time):
+                 wall_clock: Callable[[], float] = time.time, venue: str | None = None):
         self.path = Path(path)
-        self.market, self.market_id = market, market_id
+        self.market, self.market_id, self.venue = market, market_id, venue
         self.rotate_bytes, self.window_s, self.max_files = rotate_bytes, window_s, max_files
         self._wall = wall_clock
         self.mid: Callable[[], float] = lambda: 0.0
@@ -210,7 +218,7 @@ class FillsLedger:
         self._size = 0
         self.problems: list[Problem] = []
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.state = rebuild(self.path, market_id, self.problems)
+        self.state = rebuild(self.path, market_id, self.problems, venue)
         for problem in self.problems:
             log.warning("fills ledger: %s", problem)
         try:
@@ -235,7 +243,8 @@ class FillsLedger:
     def write(self, record: dict[str, Any]) -> None:
         kind = record.get("type")
         if kind == "fill":
-            entry = {"type": "fill", "v": LEDGER_VERSION, "market": self.market, "market_id": self.market_id}
+            entry = {"type": "fill", "v": LEDGER_VERSION, "market": self.market, "market_id": self.market_id,
+                     **({"venue": self.venue} if self.venue else {})}
             entry.update((k, _finite(record.get(k))) for k in _FILL_FIELDS)
             entry["mid"] = _finite(self.mid())
             entry["policy_version"] = self.policy_version()
@@ -243,13 +252,15 @@ class FillsLedger:
             key = (str(record.get("side")), str(record.get("liquidity")))
             self.fills_by[key] = self.fills_by.get(key, 0) + 1
         elif kind == "funding":
-            entry = {"type": "funding", "v": LEDGER_VERSION, "market": self.market, "market_id": self.market_id}
+            entry = {"type": "funding", "v": LEDGER_VERSION, "market": self.market, "market_id": self.market_id,
+                     **({"venue": self.venue} if self.venue else {})}
             entry.update((k, _finite(record.get(k))) for k in _FUNDING_FIELDS)
             self._book_fields(entry)
         elif kind == "position_corrected" and self.book is not None:
             # The venue's truth replaced our position (runtime/position.py): recorded so a rebuild
             # ends where the live book did.
             entry = {"type": "position", "v": LEDGER_VERSION, "market": self.market, "market_id": self.market_id,
+                     **({"venue": self.venue} if self.venue else {}),
                      "ts": _finite(record.get("ts")), "reason": record.get("reason"),
                      "venue_units": _finite(record.get("venue_units"))}
             self._book_fields(entry)
@@ -263,7 +274,7 @@ class FillsLedger:
         self._size = os.fstat(self._fd).st_size
         if self._size == 0 and len(ledger_files(self.path)) > 1:
             # A fresh file after a rotation (or a crash right after one) opens with what came before.
-            line = json.dumps(self.state.checkpoint(self._wall(), self.market, self.market_id),
+            line = json.dumps(self.state.checkpoint(self._wall(), self.market, self.market_id, self.venue),
                               separators=(",", ":")) + "\n"
             self._write_all(line.encode())
             return

@@ -1,0 +1,121 @@
+"""Replay throughput on the Binance BTCUSDT L2 capture (../shared/data/l2_binance_raw, 8 minutes).
+
+Prints, on one process:
+- conversion time of the two raw files into the columnar cache (cold cache);
+- replay throughput in price-level events per second through the whole loop (replay venue with
+  its book and fill model + the full core: features, policies, maker, hedger, risk gate, every
+  tick) at 100 ms and 10 ms steps, from the cache;
+- the whole `lighter-bot replay` command's wall time, cold (empty cache) and warm, and its peak RSS.
+
+    PYTHONPATH=. python benchmarks/replay_throughput.py [--data-dir ../shared/data] [--repeat 3]
+
+hftbacktest is not run: it is not installed here (no `[bench]` extra yet).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from adapters.replay import load_data, open_venue  # noqa: E402
+from adapters.replay.cache import load  # noqa: E402
+from lighter_bot import load_config  # noqa: E402
+from rules.loader import load_policy_set  # noqa: E402
+from runtime.catalog import FEATURE_NAMES  # noqa: E402
+from runtime.market import market_spec  # noqa: E402
+from runtime.service.loop import SimulatedClock, run_trader  # noqa: E402
+from runtime.service.replay import apply_profile  # noqa: E402
+from runtime.trader import Trader  # noqa: E402
+
+FILES = ("l2_binance_raw/BTCUSDT_binance-usdm_raw_20240718.ndjson.gz",
+         "l2_binance_raw/BTCUSDT_binance-usdm_raw_20240719.ndjson.gz")
+
+
+def replay_once(paths, cache: Path, step: float, config) -> tuple[float, int, int]:
+    data = load_data(paths, cache_dir=cache)
+    policies = load_policy_set([REPO / "policies"], FEATURE_NAMES)
+    venue = open_venue(data, market_spec(config.market), config.venue.replay)
+    trader_box = []
+
+    async def main():
+        await venue.start()
+        trader = Trader(config, venue.market, policies, venue_name="replay", start_ts=data.start_ts,
+                        supports_modify=True)
+        trader_box.append(trader)
+        await run_trader(trader, venue, SimulatedClock(data.start_ts), tick_interval_s=step,
+                         duration_s=data.end_ts - data.start_ts)
+
+    started = time.perf_counter()
+    asyncio.run(main())
+    wall = time.perf_counter() - started
+    return wall, data.levels, trader_box[0].orders.fills_total
+
+
+def command(paths, cache: Path) -> tuple[float, int]:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    args = [sys.executable, "-c", "from lighter_bot import main; main()", "replay", "--data", *map(str, paths),
+            "--profile", str(REPO / "profiles" / "market_1.yaml"), "--policies", str(REPO / "policies"),
+            "--cache", str(cache), "--step", "0.1"]
+    started = time.perf_counter()
+    done = subprocess.run(args, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"replay command failed:\n{done.stderr}")
+    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    paths = [args.data_dir / f for f in FILES]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise SystemExit(f"missing {missing[0]}: pass --data-dir (the folder of ../shared/data)")
+    config, _ = apply_profile(load_config(None), REPO / "profiles" / "market_1.yaml", type(load_config(None)))
+    config = config.model_copy()
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = Path(tmp) / "cache"
+        convert = []
+        for i in range(args.repeat):
+            fresh = Path(tmp) / f"conv{i}"
+            started = time.perf_counter()
+            for path in paths:
+                load(path, cache_dir=fresh)
+            convert.append(time.perf_counter() - started)
+        print(f"conversion (2 raw files, {sum(p.stat().st_size for p in paths) / 1e6:.1f} MB gz): "
+              f"median {statistics.median(convert):.2f} s of {args.repeat}")
+        for path in paths:
+            load(path, cache_dir=cache)
+        for step in (0.1, 0.01):
+            runs = [replay_once(paths, cache, step, config) for _ in range(args.repeat)]
+            walls = sorted(r[0] for r in runs)
+            levels, fills = runs[0][1], runs[0][2]
+            print(f"replay at {step * 1000:g} ms steps: {levels} price-level events, {fills} fills; median "
+                  f"{statistics.median(walls):.2f} s = {levels / statistics.median(walls) / 1e6:.2f} M level events/s "
+                  f"(best {levels / walls[0] / 1e6:.2f} M)")
+        print(f"in-process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB")
+        cold = []
+        warm = []
+        for i in range(args.repeat):
+            fresh = Path(tmp) / f"cmd{i}"
+            cold.append(command(paths, fresh)[0])
+            warm.append(command(paths, fresh)[0])
+        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+        print(f"`lighter-bot replay` (100 ms steps, BTC profile) wall time: cold median {statistics.median(cold):.2f} s, "
+              f"warm median {statistics.median(warm):.2f} s; peak RSS of the command {rss} MB")
+
+
+if __name__ == "__main__":
+    main()
