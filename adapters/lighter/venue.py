@@ -739,8 +739,8 @@ class LighterVenue:
                         for ours in self._ours.values():
                             ours.cancel_requested = True
                 self.sends_total += 1
-                body = await self._rest.send_tx([tx.signed.tx_type for tx in signed],
-                                                [tx.signed.tx_info for tx in signed])
+                await self._rest.send_tx([tx.signed.tx_type for tx in signed],
+                                         [tx.signed.tx_info for tx in signed])
             except RateLimited as exc:
                 self.nonces.invalidate()
                 for tx in txs:

@@ -27,7 +27,7 @@ from typing import Callable, Sequence
 from adapters.paper.config import PaperConfig, RegimeName
 from adapters.paper.market_sim import MarketSim
 from adapters.paper.matching import QueuedOrder, QueueModel, Touch
-from runtime.events import (BookTop, BudgetUpdate, CancelRejected, Event, Fill, Funding, Liquidity, MarketTrade,
+from runtime.events import (BudgetUpdate, CancelRejected, Event, Fill, Funding, Liquidity, MarketTrade,
                             ModifyRejected, OpenOrderReport, OrderAccepted, OrderCanceled, OrderModified, OrderOpen,
                             OrderRejected, OrdersSnapshot, OutcomeUnknown, PositionSnapshot, Side, VenueStatus)
 from runtime.intents import CancelAll, CancelOrder, Intent, ModifyOrder, PlaceOrder, RequestSnapshot
