@@ -20,14 +20,14 @@ from __future__ import annotations
 import heapq
 import math
 import random
-from collections import deque
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 from adapters.paper.config import PaperConfig, RegimeName
 from adapters.paper.market_sim import MarketSim
 from adapters.paper.matching import QueuedOrder, QueueModel, Touch
-from runtime.events import (BudgetUpdate, CancelRejected, Event, Fill, Funding, Liquidity, MarketTrade,
+from adapters.request_budget import RequestBudget
+from runtime.events import (CancelRejected, Event, Fill, Funding, Liquidity, MarketTrade,
                             ModifyRejected, OpenOrderReport, OrderAccepted, OrderCanceled, OrderModified, OrderOpen,
                             OrderRejected, OrdersSnapshot, OutcomeUnknown, PositionSnapshot, Side, VenueStatus)
 from runtime.intents import CancelAll, CancelOrder, Intent, ModifyOrder, PlaceOrder, RequestSnapshot
@@ -35,9 +35,6 @@ from runtime.market import MarketSpec
 from runtime.ports import VenueDisconnected
 
 FUNDING_INTERVAL_S = 3600.0       # Lighter pays funding hourly
-# A snapshot request reads two REST endpoints on Lighter (open orders, account): two requests.
-SNAPSHOT_REQUESTS = 2
-
 # Price impact of a taker order, per SOL taken: the touch is deep enough for our clips, but a
 # bigger clip should cost more so hedger sizing and slippage caps are not free in paper.
 TAKER_IMPACT_BPS_PER_UNIT = 0.5
@@ -45,7 +42,6 @@ TAKER_IMPACT_BPS_PER_UNIT = 0.5
 CODE_INVALID_AMOUNT = 21706       # Lighter: invalid order base or quote amount
 CODE_DUPLICATE_CLIENT_ID = 21728  # Lighter: client order index already exists
 CODE_ORDER_NOT_LIVE = 21600       # Lighter: given order is not an active limit order
-CODE_TOO_MANY_REQUESTS = 23000    # Lighter: too many requests (HTTP 429)
 CODE_CANCEL_FAILED = 21601        # a cancel the venue could not carry out (the paper fault's code)
 
 # Distance from a whole number of ticks/lots still treated as whole (float noise of user input).
@@ -117,8 +113,7 @@ class PaperVenue:
         self._next_funding_ts = start_ts + FUNDING_INTERVAL_S
         self._delayed: list[tuple[float, int, Event]] = []    # heap of (deliver_ts, order, event)
         self._delayed_n = 0
-        self._requests: deque[float] = deque()                # send times in the budget window
-        self._budget_reported = -1
+        self._budget = RequestBudget(paper.request_limit, paper.request_window_s)
         self._silent: set[int] = set()                        # orders whose acknowledgements are lost
         self._out: list[Event] = []
         self._wake: Callable[[], None] | None = None
@@ -148,7 +143,7 @@ class PaperVenue:
         self._require_running("submit")
         due_ts = now + self._paper.latency_s
         for intent in intents:
-            if not self._spend(intent, now):
+            if not self._budget.spend(intent, now):
                 intent = _OverBudget(intent)     # answered when the venue's clock reaches `now`
                 heapq.heappush(self._pending, (now, self._submitted, intent))
             else:
@@ -198,7 +193,7 @@ class PaperVenue:
 
     @property
     def requests_in_window(self) -> int:
-        return len(self._requests)
+        return self._budget.used
 
     @property
     def regime(self) -> RegimeName:
@@ -288,52 +283,17 @@ class PaperVenue:
         elif isinstance(intent, RequestSnapshot):
             self._snapshots()
         elif isinstance(intent, _OverBudget):
-            self._refuse_for_budget(intent.intent, self._clock)
+            for refusal in self._budget.refusals(intent.intent, self._clock, self._resting):
+                self._emit(refusal)
         else:
             raise TypeError(f"paper venue: unknown intent {intent!r}")
 
     # -- the request budget ---------------------------------------------------------------
 
-    def _spend(self, intent: Intent, now: float) -> bool:
-        """Count `intent`'s requests in the rolling window; False if the budget has no room."""
-        limit = self._paper.request_limit
-        if limit == 0:
-            return True
-        requests = self._requests
-        horizon = now - self._paper.request_window_s
-        while requests and requests[0] <= horizon:
-            requests.popleft()
-        cost = SNAPSHOT_REQUESTS if isinstance(intent, RequestSnapshot) else 1
-        if len(requests) + cost > limit:
-            return False
-        requests.extend([now] * cost)
-        return True
-
-    def _refuse_for_budget(self, intent: Intent, now: float) -> None:
-        """A 429: on Lighter the answer to a refused send cannot be told from a lost one, so
-        the runtime hears an unknown outcome and settles it from a snapshot."""
-        reason = f"{CODE_TOO_MANY_REQUESTS} too many requests"
-        if isinstance(intent, PlaceOrder):
-            self._emit(OutcomeUnknown(now, intent.client_id, "place", reason, rate_limited=True))
-        elif isinstance(intent, ModifyOrder):
-            self._emit(OutcomeUnknown(now, intent.client_id, "modify", reason, rate_limited=True))
-        elif isinstance(intent, CancelOrder):
-            self._emit(OutcomeUnknown(now, intent.client_id, "cancel", reason, rate_limited=True))
-        elif isinstance(intent, CancelAll):
-            for client_id in self._resting:
-                self._emit(OutcomeUnknown(now, client_id, "cancel", reason, rate_limited=True))
-
     def _report_budget(self, now: float) -> None:
-        limit = self._paper.request_limit
-        if limit == 0:
-            return
-        requests = self._requests
-        horizon = now - self._paper.request_window_s
-        while requests and requests[0] <= horizon:
-            requests.popleft()
-        if len(requests) != self._budget_reported:
-            self._budget_reported = len(requests)
-            self._out.append(BudgetUpdate(now, len(requests), limit, self._paper.request_window_s))
+        update = self._budget.report(now)
+        if update is not None:
+            self._out.append(update)
 
     # -- account reports ------------------------------------------------------------------
 

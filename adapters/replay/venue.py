@@ -12,7 +12,6 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
-from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -25,19 +24,18 @@ from adapters.replay.fills import FillModel
 from adapters.replay.latency import ConstantLatency
 from adapters.replay.queue import QueuePos, queue_model
 from adapters.replay.touch import Touch, touch_columns
-from runtime.events import (BookTop, BudgetUpdate, CancelRejected, Event, Fill, Liquidity, MarketTrade,
+from adapters.request_budget import RequestBudget
+from runtime.events import (BookTop, CancelRejected, Event, Fill, Liquidity, MarketTrade,
                             ModifyRejected, OpenOrderReport, OrderAccepted, OrderCanceled, OrderModified, OrderOpen,
-                            OrderRejected, OrdersSnapshot, OutcomeUnknown, PositionSnapshot, Side, VenueStatus)
+                            OrderRejected, OrdersSnapshot, PositionSnapshot, Side, VenueStatus)
 from runtime.intents import CancelAll, CancelOrder, Intent, ModifyOrder, PlaceOrder, RequestSnapshot
 from runtime.market import MarketSpec
 from runtime.ports import VenueDisconnected
 
-SNAPSHOT_REQUESTS = 2
 BID_SIDE, ASK_SIDE = 0.0, 1.0
 CODE_INVALID_AMOUNT = 21706
 CODE_DUPLICATE_CLIENT_ID = 21728
 CODE_ORDER_NOT_LIVE = 21600
-CODE_TOO_MANY_REQUESTS = 23000
 DUPLICATE_AFTER_S = 1.0
 _WHOLE = 1e-6
 
@@ -117,8 +115,7 @@ class ReplayVenue:
         self._submitted = 0
         self._delayed: list[tuple[float, int, Event]] = []
         self._delayed_n = 0
-        self._requests: deque[float] = deque()
-        self._budget_reported = -1
+        self._budget = RequestBudget(config.request_limit, config.request_window_s)
         self._position_lots = 0
         self._entry_cost = 0.0
         self._seq = self._fills_n = self._tx = 0
@@ -141,7 +138,7 @@ class ReplayVenue:
     def submit(self, intents: Sequence[Intent], now: float) -> None:
         self._require_running("submit")
         for intent in intents:
-            if self._spend(intent, now):
+            if self._budget.spend(intent, now):
                 heapq.heappush(self._pending, (self.latency.arrival(intent, now), self._submitted, intent))
             else:
                 heapq.heappush(self._pending, (now, self._submitted, _OverBudget(intent)))
@@ -585,7 +582,7 @@ class ReplayVenue:
         elif isinstance(intent, RequestSnapshot):
             self._snapshots()
         elif isinstance(intent, _OverBudget):
-            self._refuse_for_budget(intent.intent)
+            self._out.extend(self._budget.refusals(intent.intent, self._clock, self._resting))
         else:
             raise TypeError(f"replay venue: unknown intent {intent!r}")
 
@@ -717,38 +714,10 @@ class ReplayVenue:
             self._out.append(event)
 
     # -- budget and reports -----------------------------------------------------------------
-    def _spend(self, intent: Intent, now: float) -> bool:
-        limit = self.config.request_limit
-        if limit == 0:
-            return True
-        requests = self._requests
-        while requests and requests[0] <= now - self.config.request_window_s:
-            requests.popleft()
-        cost = SNAPSHOT_REQUESTS if isinstance(intent, RequestSnapshot) else 1
-        if len(requests) + cost > limit:
-            return False
-        requests.extend([now] * cost)
-        return True
-
-    def _refuse_for_budget(self, intent: Intent) -> None:
-        reason, now = f"{CODE_TOO_MANY_REQUESTS} too many requests", self._clock
-        if isinstance(intent, (PlaceOrder, ModifyOrder, CancelOrder)):
-            action = {PlaceOrder: "place", ModifyOrder: "modify", CancelOrder: "cancel"}[type(intent)]
-            self._out.append(OutcomeUnknown(now, intent.client_id, action, reason, rate_limited=True))
-        elif isinstance(intent, CancelAll):
-            for client_id in self._resting:
-                self._out.append(OutcomeUnknown(now, client_id, "cancel", reason, rate_limited=True))
-
     def _report_budget(self, now: float) -> None:
-        limit = self.config.request_limit
-        if limit == 0:
-            return
-        requests = self._requests
-        while requests and requests[0] <= now - self.config.request_window_s:
-            requests.popleft()
-        if len(requests) != self._budget_reported:
-            self._budget_reported = len(requests)
-            self._out.append(BudgetUpdate(now, len(requests), limit, self.config.request_window_s))
+        update = self._budget.report(now)
+        if update is not None:
+            self._out.append(update)
 
     def _snapshots(self) -> None:
         ts, seq, lots = self._clock, self._seq, self._position_lots
