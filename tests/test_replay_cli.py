@@ -161,7 +161,7 @@ def test_a_bad_expectations_file_is_one_located_line(tmp_path, capsys, text, exp
 
 
 def test_the_report_has_its_plots(tmp_path, capsys):
-    pytest.importorskip("matplotlib", reason="matplotlib (the [plots] extra) is not installed")
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed: pip install -e '.[plots]'")
     code, report, out = replay(tmp_path, capsys, FIXTURES / "solusd_gemini-spot_trades_head.csv", profile=SOL,
                                plots=())
     assert code == 0, out.err
