@@ -76,8 +76,8 @@ def policy_texts(spec: str, label: str) -> list[tuple[Path | str, str]]:
     if path.exists():
         raise PolicyError([Problem(path, 0, 0, "", f"{label}: not a folder (expected a policy folder or a git "
                                                    "revision)")])
-    rev = _git("rev-parse", "--verify", "--quiet", f"{spec}^{{commit}}")
-    if rev.returncode != 0:
+    rev = _git("rev-parse", "--verify", "--quiet", f"{spec}^{{commit}}") if not spec.startswith("-") else None
+    if rev is None or rev.returncode != 0:
         raise PolicyError([Problem(spec, 0, 0, "", f"{label}: no such policy folder, and not a git revision here")])
     prefix = _git("rev-parse", "--show-prefix").stdout.strip()
     listing = _git("ls-tree", "--name-only", spec, f"{prefix}policies/")
