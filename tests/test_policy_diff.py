@@ -155,3 +155,19 @@ def test_a_broken_policy_in_b_is_one_located_line(tmp_path, capsys):
     line = one_error_line(out)
     assert line.startswith(f"{broken / 'trend_guard.yaml'}:15:") and "no_such_feature_or_param" in line
     assert not (tmp_path / "report").exists()
+
+
+def test_coverage_lists_states_never_entered(tmp_path, capsys):
+    # 6.5 s of BTC depth: the regime needs 60 s of calm to turn aggressive, so it never does.
+    argv = ["policy", "diff", str(POLICIES), str(POLICIES), "--data",
+            str(Path(__file__).parent / "fixtures" / "replay" / "btcusdt_binance-usdm_raw_head.ndjson.gz"),
+            "--profile", str(REPO / "profiles" / "market_1.yaml"), "--cache", str(tmp_path / "cache"),
+            "--report", str(tmp_path / "report"), "--no-plots"]
+    assert cli(argv) == 0
+    out = capsys.readouterr().out
+    d = json.loads((tmp_path / "report" / "diff.json").read_text())
+    assert d["never_entered"] == ["regimes.aggressive"] and d["no_difference"]
+    assert "states never entered in either run: regimes.aggressive" in out
+    # On 1.8 h of SOL trades both regimes are entered.
+    code, _, d = diff(tmp_path, capsys, POLICIES, POLICIES, report="sol", extra=("--no-plots",))
+    assert code == 0 and d["never_entered"] == []

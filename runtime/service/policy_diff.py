@@ -56,7 +56,7 @@ def add_parser(policy_sub) -> None:
 # -- the two policy sets ----------------------------------------------------------------------
 
 def _git(*argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", *argv], capture_output=True, text=True)
+    return subprocess.run(["git", *argv], capture_output=True, text=True, check=False)
 
 
 def policy_texts(spec: str, label: str) -> list[tuple[Path | str, str]]:
@@ -98,9 +98,11 @@ def policy_texts(spec: str, label: str) -> list[tuple[Path | str, str]]:
 # -- one run ----------------------------------------------------------------------------------
 
 class TickLog:
-    """Every tick of one run: its time, the applied (merged) effects, MTM PnL and inventory."""
+    """Every tick of one run: its time, the applied (merged) effects, MTM PnL and inventory, and
+    every state (`policy.state`) the run was in."""
 
     def __init__(self):
+        self.entered: set[str] = set()
         self.ts: list[float] = []
         self.effects: list[tuple] = []
         self.mtm: list[float] = []
@@ -112,6 +114,8 @@ class TickLog:
         self.effects.append(trader.effects)
         self.mtm.append(values["realized_pnl_total"] + values["unrealized_pnl"])
         self.inventory.append(values["inventory_units"])
+        for machine, state in trader.policies.states().items():
+            self.entered.add(f"{machine}.{state}")
 
 
 def _run(config, data, backend, policies, step: float):
@@ -120,6 +124,8 @@ def _run(config, data, backend, policies, step: float):
     recorder = replay_cli.run_replay(config, data, venue, policies, step, [], observers=(ticks,))
     summary = recorder.summary()
     summary["quoted_s"] = round(recorder.had_both_s, 3)
+    summary["never_entered"] = sorted({f"{m.name}.{state}" for m in policies.machines for state in m.states}
+                                      - ticks.entered)
     return summary, ticks
 
 
@@ -208,7 +214,8 @@ def compare(sa: dict, sb: dict, ta: TickLog, tb: TickLog, step: float, edited: s
     return {"ticks": differing_ticks(ta, tb, step), "metrics": metrics, "rules": rules, "paused_by_policy": paused,
             "never_fired": sorted(set(sa["never_fired"]) & set(sb["never_fired"])),
             "never_fired_only_in_a": sorted(set(sa["never_fired"]) - set(sb["never_fired"])),
-            "never_fired_only_in_b": sorted(set(sb["never_fired"]) - set(sa["never_fired"]))}
+            "never_fired_only_in_b": sorted(set(sb["never_fired"]) - set(sa["never_fired"])),
+            "never_entered": sorted(set(sa["never_entered"]) & set(sb["never_entered"]))}
 
 
 # -- the command ------------------------------------------------------------------------------
@@ -301,6 +308,7 @@ def render(d: dict) -> str:
                          f"{_signed(a['delta']):>9}")
         lines.append("  (* edited rule; the others fire differently through feedback: other fills, inventory)")
     lines += ["", "rules coverage: never fired in either run: " + (", ".join(d["never_fired"]) or "-")]
+    lines.append("  states never entered in either run: " + (", ".join(d["never_entered"]) or "-"))
     if d["never_fired_only_in_a"]:
         lines.append("  never fired under A only: " + ", ".join(d["never_fired_only_in_a"]))
     if d["never_fired_only_in_b"]:

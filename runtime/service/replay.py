@@ -228,7 +228,7 @@ def replay(args: argparse.Namespace, config, backend: ReplayBackend, config_mode
 
 
 def run_replay(config, data, venue, policies, step: float, fills: list[dict], progress: bool = False,
-               observers=()) -> "ReplayRecorder":
+               observers=()) -> ReplayRecorder:
     """One deterministic replay of `data` on `venue` under `policies`: the recorder it filled.
 
     `observers` are called after each tick with (now, trader), after the recorder (policy diff
