@@ -118,9 +118,10 @@ def test_git_revisions_and_the_working_tree(tmp_path, capsys, monkeypatch):
     assert d["policy_changes"] == ["trend_guard.up_trigger_bps: 12 -> 8",
                                    "rule changed (timers reset): trend_guard.up"]
     assert d["rules"]["trend_guard.up"]["fired"]["delta"] > 0
+    monkeypatch.chdir(repo / "policies")        # revisions and WORKTREE mean the top level's policies/
     code, out, d = diff(tmp_path, capsys, "HEAD", "WORKTREE", report="worktree")
     assert code == 0, out.err
-    assert d["no_difference"] and d["policy_changes"] == []
+    assert d["no_difference"] and d["policy_changes"] == [] and d["a"]["version"] != d["b"]["version"]
     # A revision's set is the folder's set: the same version as the shipped folder.
     code, out, d = diff(tmp_path, capsys, "HEAD~1", POLICIES, report="same")
     assert code == 0 and d["a"]["version"] == d["b"]["version"] and d["no_difference"]

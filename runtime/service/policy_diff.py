@@ -79,16 +79,16 @@ def policy_texts(spec: str, label: str) -> list[tuple[Path | str, str]]:
     rev = _git("rev-parse", "--verify", "--quiet", f"{spec}^{{commit}}") if not spec.startswith("-") else None
     if rev is None or rev.returncode != 0:
         raise PolicyError([Problem(spec, 0, 0, "", f"{label}: no such policy folder, and not a git revision here")])
-    prefix = _git("rev-parse", "--show-prefix").stdout.strip()
-    listing = _git("ls-tree", "--name-only", spec, f"{prefix}policies/")
+    # `policies/` of the repository's top level (as for WORKTREE), from any folder inside it
+    listing = _git("ls-tree", "--full-tree", "--name-only", spec, "policies/")
     names = sorted(Path(n).name for n in listing.stdout.splitlines() if Path(n).suffix in POLICY_SUFFIXES
                    and not Path(n).name.startswith("."))
     if not names:
-        raise PolicyError([Problem(f"{spec}:{prefix}policies/", 0, 0, "", f"{label}: no policy files (*.yaml) at "
+        raise PolicyError([Problem(f"{spec}:policies/", 0, 0, "", f"{label}: no policy files (*.yaml) at "
                                                                           "this revision")])
     texts: list[tuple[Path | str, str]] = []
     for name in names:
-        shown = _git("show", f"{spec}:{prefix}policies/{name}")
+        shown = _git("show", f"{spec}:policies/{name}")
         if shown.returncode != 0:
             raise PolicyError([Problem(f"{spec}:policies/{name}", 0, 0, "", shown.stderr.strip())])
         texts.append((f"{spec}:policies/{name}", shown.stdout))
