@@ -30,6 +30,7 @@ from runtime.service.config import BotConfig, load_config
 from runtime.service.ledger import FillsLedger, LedgerError
 from runtime.service.loop import SimulatedClock, WallClock
 from runtime.service.operator import OperatorCommands
+from runtime.service import policy_diff
 from runtime.service import replay as replay_cli
 from runtime.service.status_board import StatusBoard
 from runtime.service.summary import RunRecorder, TeeSink
@@ -90,6 +91,7 @@ def build_parser(extra_commands: dict[str, ExtraCommand] | None = None) -> argpa
     test.add_argument("--config", type=Path, help="config whose constants the tests start from (default: "
                                                   "./config.yaml if present, else the embedded defaults)")
 
+    policy_diff.add_parser(policy_sub)
     why = sub.add_parser("explain", help="which rules fire, and the merged effects, for one feature vector")
     why.add_argument("--policies", type=Path, help="policy folder (default: runtime.policies_dir)")
     why.add_argument("--features", type=Path, metavar="FILE.yaml", help="feature values, `name: number` per line")
@@ -153,6 +155,10 @@ def _main(argv: Sequence[str] | None, config_model: type[BotConfig], open_venue:
         if args.command == "features":
             print(describe_catalog())
             return EXIT_OK
+        if args.command == "policy" and args.policy_command == "diff":
+            if replay_backend is None:
+                raise RuntimeError("no replay backend wired in (use the `lighter-bot` entry point)")
+            return policy_diff.diff(args, _config(args), replay_backend(), config_model)
         if args.command == "policy" and args.policy_command == "test":
             return _policy_test(args.paths or [Path("policies")], args)
         if args.command == "policy":

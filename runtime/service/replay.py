@@ -189,35 +189,8 @@ def replay(args: argparse.Namespace, config, backend: ReplayBackend, config_mode
     policies = load_policy_set([policies_dir], FEATURE_NAMES)
     venue = backend.open_venue(data, market_spec(config.market), config.venue.replay)
     step = args.step or config.runtime.tick_interval_s
-    recorder_box: list[ReplayRecorder] = []
     fills: list[dict] = []
-
-    async def main() -> None:
-        await venue.start()
-        trader = Trader(config, venue.market, policies, trace=Trace(), venue_name="replay",
-                        start_ts=data.start_ts, supports_modify=venue.supports_modify)
-        recorder = ReplayRecorder(trader, fills, sample_every_s=(data.end_ts - data.start_ts) / 4000)
-        recorder_box.append(recorder)
-        trader.trace.sink = recorder
-        observers = [recorder.after_tick]
-        progress = None
-        if sys.stderr.isatty():
-            from runtime.service.cli import _ProgressBar
-            progress = _ProgressBar(data.end_ts - data.start_ts)
-            observers.append(progress.update)
-
-        def after_tick(now: float) -> None:
-            for observer in observers:
-                observer(now)
-        try:
-            await run_trader(trader, venue, SimulatedClock(data.start_ts), tick_interval_s=step,
-                             duration_s=data.end_ts - data.start_ts, after_tick=after_tick)
-        finally:
-            if progress is not None:
-                progress.close()
-
-    asyncio.run(main())
-    recorder = recorder_box[0]
+    recorder = run_replay(config, data, venue, policies, step, fills, progress=sys.stderr.isatty())
     summary = recorder.summary()
     summary["step_s"] = step
     summary["market"] = {"symbol": config.market.symbol, "market_id": config.market.market_id,
@@ -252,6 +225,43 @@ def replay(args: argparse.Namespace, config, backend: ReplayBackend, config_mode
             return EXIT_PROBLEMS
         print(f"{args.expect}: all {len(expectations)} expectations hold", file=sys.stderr)
     return EXIT_OK
+
+
+def run_replay(config, data, venue, policies, step: float, fills: list[dict], progress: bool = False,
+               observers=()) -> ReplayRecorder:
+    """One deterministic replay of `data` on `venue` under `policies`: the recorder it filled.
+
+    `observers` are called after each tick with (now, trader), after the recorder (policy diff
+    records each tick's applied effects this way)."""
+    recorder_box: list[ReplayRecorder] = []
+
+    async def main() -> None:
+        await venue.start()
+        trader = Trader(config, venue.market, policies, trace=Trace(), venue_name="replay",
+                        start_ts=data.start_ts, supports_modify=venue.supports_modify)
+        recorder = ReplayRecorder(trader, fills, sample_every_s=(data.end_ts - data.start_ts) / 4000)
+        recorder_box.append(recorder)
+        trader.trace.sink = recorder
+        bar = None
+        if progress:
+            from runtime.service.cli import _ProgressBar
+            bar = _ProgressBar(data.end_ts - data.start_ts)
+
+        def after_tick(now: float) -> None:
+            recorder.after_tick(now)
+            for observer in observers:
+                observer(now, trader)
+            if bar is not None:
+                bar.update(now)
+        try:
+            await run_trader(trader, venue, SimulatedClock(data.start_ts), tick_interval_s=step,
+                             duration_s=data.end_ts - data.start_ts, after_tick=after_tick)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    asyncio.run(main())
+    return recorder_box[0]
 
 
 class ReplayRecorder(RunRecorder):
