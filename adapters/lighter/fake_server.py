@@ -68,6 +68,7 @@ class FakeFaults:
     silent_book: bool = False        # the book subscription stays open but gets nothing (zombie)
     ignore_pings: bool = False       # client pings are not answered
     slow_s: float = 0.0              # every REST answer waits this long
+    trades_rate_limited: int = 0     # the next this many /api/v1/trades requests get 429 (Retry-After: 1)
 
 
 @dataclass
@@ -478,18 +479,36 @@ class FakeLighter:
         return await self._answer(request, {"code": 200, "orders": orders})
 
     async def _h_trades(self, request: web.Request) -> web.Response:
+        """`/api/v1/trades` (§3.3): account and market filters, sorted by trade id, at most 100 a page,
+        and an opaque `next_cursor` while more remain (absent on the last page)."""
         q = request.query
-        account = q.get("account_index")
+        if self.faults.trades_rate_limited > 0:
+            self.faults.trades_rate_limited -= 1
+            return web.json_response({"code": 23000, "message": "Too Many Requests!"}, status=429,
+                                     headers={"Retry-After": "1"})
+        try:
+            account = int(q["account_index"]) if "account_index" in q else None
+            market = int(q["market_id"]) if "market_id" in q else None
+            limit = int(q.get("limit", "100"))
+            after = int(base64.urlsafe_b64decode(q["cursor"]).decode()) if q.get("cursor") else None
+        except (ValueError, UnicodeDecodeError):
+            return await self._answer(request, {"code": 20001, "message": "invalid param"}, 400)
+        if not 1 <= limit <= 100:
+            return await self._answer(request, {"code": 20001, "message": "invalid param: limit"}, 400)
         if account is not None:
-            error = self._auth_error(request, int(account))
+            error = self._auth_error(request, account)
             if error:
                 return await self._answer(request, *error)
-        trades = [t for t in self.trades if account is None or int(account) in (t["ask_account_id"],
-                                                                               t["bid_account_id"])]
-        if q.get("sort_dir", "desc") == "desc":
-            trades = trades[::-1]
-        limit = min(int(q.get("limit", "100")), 100)
-        return await self._answer(request, {"code": 200, "trades": trades[:limit]})
+        trades = [t for t in self.trades if (account is None or account in (t["ask_account_id"], t["bid_account_id"]))
+                  and (market is None or t["market_id"] == market)]
+        descending = q.get("sort_dir", "desc") == "desc"
+        trades.sort(key=lambda t: t["trade_id"], reverse=descending)
+        if after is not None:
+            trades = [t for t in trades if (t["trade_id"] < after if descending else t["trade_id"] > after)]
+        body: dict = {"code": 200, "trades": trades[:limit]}
+        if len(trades) > limit:
+            body["next_cursor"] = base64.urlsafe_b64encode(str(trades[limit - 1]["trade_id"]).encode()).decode()
+        return await self._answer(request, body)
 
     async def _h_recent_trades(self, request: web.Request) -> web.Response:
         limit = min(int(request.query.get("limit", "50")), 100)
