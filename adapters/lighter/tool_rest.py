@@ -8,7 +8,11 @@ request budget (§11) instead of hammering it.
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import httpx
@@ -91,3 +95,20 @@ def require(condition: bool, what: str) -> None:
     """A malformed response: say what was missing instead of failing on a KeyError later."""
     if not condition:
         raise ToolError(f"malformed response: {what}")
+
+
+def atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
+    """Write `text` to `path` so a crash leaves the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
