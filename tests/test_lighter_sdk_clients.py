@@ -43,7 +43,7 @@ def test_the_sdk_rest_clients_read_markets_account_nonce_keys_and_the_book(fake)
     sol = details.order_book_details[0]
     assert (sol.symbol, sol.market_id, sol.size_decimals, sol.price_decimals) == ("SOL", 2, 3, 3)
     assert sol.supported_size_decimals == 3 and sol.min_base_amount == "0.050"
-    assert {b.symbol for b in books.order_books} == {"ETH", "BTC", "SOL"}
+    assert {b.symbol for b in books.order_books} == {"ETH", "BTC", "SOL", "HYPE", "XRP"}
     assert account.accounts[0].index == ACCOUNT and account.accounts[0].positions[0].market_id == 2
     assert nonce.nonce == 0
     assert len(book.asks) == 5 and len(book.bids) == 5

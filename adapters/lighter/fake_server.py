@@ -52,10 +52,25 @@ class FakeMarket:
     price_decimals: int
     min_base_amount: str
     min_quote_amount: str = "10.000000"
+    # What a market the fake does not simulate shows (24 h stats, a static book): made-up but plausible.
+    price: float = 100.0
+    daily_volume_usd: float = 0.0
+    daily_range_frac: float = 0.0       # (24 h high - low) / price
+    spread_ticks: int = 2               # touch-to-touch width of the static book
+    level_lots: int = 1000              # size of each static level
+    funding_rate: float = 0.0           # hourly, percent (funding-rates)
 
 
-MARKETS = (FakeMarket(0, "ETH", 4, 2, "0.0050"), FakeMarket(1, "BTC", 5, 1, "0.00020"),
-           FakeMarket(2, "SOL", 3, 3, "0.050"))
+MARKETS = (FakeMarket(0, "ETH", 4, 2, "0.0050", price=3000.0, daily_volume_usd=6.0e8, daily_range_frac=0.04,
+                      spread_ticks=6, level_lots=40000, funding_rate=0.0012),
+           FakeMarket(1, "BTC", 5, 1, "0.00020", price=90000.0, daily_volume_usd=1.2e9, daily_range_frac=0.03,
+                      spread_ticks=10, level_lots=50000, funding_rate=0.0010),
+           FakeMarket(2, "SOL", 3, 3, "0.050", price=185.0, daily_volume_usd=1.5e8, daily_range_frac=0.06,
+                      funding_rate=-0.0020),
+           FakeMarket(24, "HYPE", 2, 4, "0.50", price=40.0, daily_volume_usd=2.0e7, daily_range_frac=0.12,
+                      spread_ticks=400, level_lots=5000, funding_rate=0.0050),
+           FakeMarket(7, "XRP", 0, 6, "20", price=2.1, daily_volume_usd=3.0e5, daily_range_frac=0.05,
+                      spread_ticks=1500, level_lots=200, funding_rate=0.0001))
 
 
 @dataclass
@@ -68,6 +83,7 @@ class FakeFaults:
     silent_book: bool = False        # the book subscription stays open but gets nothing (zombie)
     ignore_pings: bool = False       # client pings are not answered
     slow_s: float = 0.0              # every REST answer waits this long
+    trades_rate_limited: int = 0     # the next this many /api/v1/trades requests get 429 (Retry-After: 1)
 
 
 @dataclass
@@ -243,6 +259,7 @@ class FakeLighter:
         r.add_get("/api/v1/accountInactiveOrders", self._h_inactive_orders)
         r.add_get("/api/v1/trades", self._h_trades)
         r.add_get("/api/v1/recentTrades", self._h_recent_trades)
+        r.add_get("/api/v1/funding-rates", self._h_funding_rates)
         r.add_post("/__fake/inject", self._h_inject)
         r.add_get("/stream", self._h_stream)
         self._runner = web.AppRunner(app, access_log=None)
@@ -346,7 +363,9 @@ class FakeLighter:
         return web.json_response(body, status=status)
 
     def _market_detail(self, m: FakeMarket) -> dict:
-        last = fixed(self._mid, m.price_decimals) if m is self.market else "100.0"
+        own = m is self.market
+        last = fixed(self._mid, m.price_decimals) if own else f"{m.price:.{m.price_decimals}f}"
+        high, low = float(last) * (1 + m.daily_range_frac / 2), float(last) * (1 - m.daily_range_frac / 2)
         return {"symbol": m.symbol, "market_id": m.market_id, "market_type": "perp", "status": "active",
                 "taker_fee": "0.0000", "maker_fee": "0.0000", "liquidation_fee": "1.0000",
                 "min_base_amount": m.min_base_amount, "min_quote_amount": m.min_quote_amount,
@@ -355,8 +374,9 @@ class FakeLighter:
                 "size_decimals": m.size_decimals, "price_decimals": m.price_decimals,
                 "quote_multiplier": 1, "default_initial_margin_fraction": 500, "min_initial_margin_fraction": 200,
                 "maintenance_margin_fraction": 120, "closeout_margin_fraction": 80,
-                "last_trade_price": float(last), "daily_trades_count": 0, "daily_base_token_volume": 0.0,
-                "daily_quote_token_volume": 0.0, "daily_price_low": 0.0, "daily_price_high": 0.0,
+                "last_trade_price": float(last), "daily_trades_count": 0,
+                "daily_base_token_volume": m.daily_volume_usd / float(last),
+                "daily_quote_token_volume": m.daily_volume_usd, "daily_price_low": low, "daily_price_high": high,
                 "daily_price_change": 0.0, "open_interest": 0.0, "daily_chart": {},
                 "market_config": {"market_margin_mode": 0, "force_reduce_only": False, "hidden": False}}
 
@@ -375,7 +395,16 @@ class FakeLighter:
 
     async def _h_book_orders(self, request: web.Request) -> web.Response:
         limit = int(request.query.get("limit", "20"))
-        m = self.market
+        wanted = request.query.get("market_id", str(self.market.market_id))
+        m = next((x for x in MARKETS if str(x.market_id) == wanted), None)
+        if m is None:
+            return await self._answer(request, {"code": 21600, "message": "market not found"}, 400)
+        if m is not self.market:   # a market it does not simulate: a static book around its price
+            mid = round(m.price * 10**m.price_decimals)
+            shown_asks = {mid + m.spread_ticks // 2 + i: m.level_lots for i in range(10)}
+            shown_bids = {mid - m.spread_ticks // 2 - i: m.level_lots for i in range(10)}
+        else:
+            shown_asks, shown_bids = self._shown_asks, self._shown_bids
 
         def side(levels: dict[int, int], reverse: bool) -> list[dict]:
             out = []
@@ -386,7 +415,7 @@ class FakeLighter:
                             "price": fixed(ticks, m.price_decimals), "order_expiry": 0,
                             "transaction_time": int(time.time() * 1e6)})
             return out
-        asks, bids = side(self._shown_asks, False), side(self._shown_bids, True)
+        asks, bids = side(shown_asks, False), side(shown_bids, True)
         return await self._answer(request, {"code": 200, "total_asks": len(asks), "asks": asks,
                                             "total_bids": len(bids), "bids": bids})
 
@@ -478,18 +507,42 @@ class FakeLighter:
         return await self._answer(request, {"code": 200, "orders": orders})
 
     async def _h_trades(self, request: web.Request) -> web.Response:
+        """`/api/v1/trades` (§3.3): account and market filters, sorted by trade id, at most 100 a page,
+        and an opaque `next_cursor` while more remain (absent on the last page)."""
         q = request.query
-        account = q.get("account_index")
+        if self.faults.trades_rate_limited > 0:
+            self.faults.trades_rate_limited -= 1
+            return web.json_response({"code": 23000, "message": "Too Many Requests!"}, status=429,
+                                     headers={"Retry-After": "1"})
+        try:
+            account = int(q["account_index"]) if "account_index" in q else None
+            market = int(q["market_id"]) if "market_id" in q else None
+            limit = int(q.get("limit", "100"))
+            after = int(base64.urlsafe_b64decode(q["cursor"]).decode()) if q.get("cursor") else None
+        except (ValueError, UnicodeDecodeError):
+            return await self._answer(request, {"code": 20001, "message": "invalid param"}, 400)
+        if not 1 <= limit <= 100:
+            return await self._answer(request, {"code": 20001, "message": "invalid param: limit"}, 400)
         if account is not None:
-            error = self._auth_error(request, int(account))
+            error = self._auth_error(request, account)
             if error:
                 return await self._answer(request, *error)
-        trades = [t for t in self.trades if account is None or int(account) in (t["ask_account_id"],
-                                                                               t["bid_account_id"])]
-        if q.get("sort_dir", "desc") == "desc":
-            trades = trades[::-1]
-        limit = min(int(q.get("limit", "100")), 100)
-        return await self._answer(request, {"code": 200, "trades": trades[:limit]})
+        trades = [t for t in self.trades if (account is None or account in (t["ask_account_id"], t["bid_account_id"]))
+                  and (market is None or t["market_id"] == market)]
+        descending = q.get("sort_dir", "desc") == "desc"
+        trades.sort(key=lambda t: t["trade_id"], reverse=descending)
+        if after is not None:
+            trades = [t for t in trades if (t["trade_id"] < after if descending else t["trade_id"] > after)]
+        body: dict = {"code": 200, "trades": trades[:limit]}
+        if len(trades) > limit:
+            body["next_cursor"] = base64.urlsafe_b64encode(str(trades[limit - 1]["trade_id"]).encode()).decode()
+        return await self._answer(request, body)
+
+    async def _h_funding_rates(self, request: web.Request) -> web.Response:
+        rates = [{"market_id": m.market_id, "exchange": "lighter", "symbol": m.symbol, "rate": m.funding_rate}
+                 for m in MARKETS]
+        rates += [{"market_id": m.market_id, "exchange": "binance", "symbol": m.symbol, "rate": 0.5} for m in MARKETS]
+        return await self._answer(request, {"code": 200, "funding_rates": rates})
 
     async def _h_recent_trades(self, request: web.Request) -> web.Response:
         limit = min(int(request.query.get("limit", "50")), 100)
