@@ -87,7 +87,7 @@ def test_a_comment_only_change_reports_no_difference(tmp_path, capsys):
 
 
 def test_the_plot_is_drawn_when_matplotlib_is_installed(tmp_path, capsys):
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed: pip install -e '.[plots]'")
     edited = edited_copy(tmp_path, "edited", *THRESHOLD)
     code, _, _ = diff(tmp_path, capsys, POLICIES, edited)
     assert code == 0

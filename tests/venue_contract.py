@@ -44,7 +44,7 @@ class Desk:
     # `pump` waits for it, so the venue's I/O really happens between drains.
     real_time: bool = False
 
-    def restart(self) -> "Desk":
+    def restart(self) -> Desk:
         """A new Trader (a restarted bot) on the same, still running venue."""
         return Desk(self.venue, self.new_trader(), self.now, [], self.venue_position, self.venue_open,
                     self.new_trader, self.real_time)
