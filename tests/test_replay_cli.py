@@ -16,7 +16,7 @@ SHARED = Path(os.environ.get("LIGHTER_BOT_SHARED_DATA", "/work/shared/data"))
 BTC, SOL = REPO / "profiles" / "market_1.yaml", REPO / "profiles" / "market_2.yaml"
 POLICIES = REPO / "policies"
 KEYS = {"realized_pnl", "mtm_pnl", "fees", "volume", "fills", "max_abs_inventory", "tx_per_min",
-        "quoted_both_sides_frac", "paused_seconds", "rules", "never_fired", "pnl_by_guard", "hedge_slippage_bps",
+        "quoted_both_sides_frac", "paused_seconds", "rules", "never_fired", "never_entered", "pnl_by_guard", "hedge_slippage_bps",
         "data", "fill_model", "ticks", "orders"}
 
 
@@ -46,6 +46,9 @@ def test_every_input_kind_replays_to_a_sane_report(tmp_path, capsys, files, prof
     assert summary["data"]["mode"] == mode and summary["ticks"] > 0
     assert [f["name"] for f in summary["data"]["files"]] == files
     assert summary["fill_model"]["rules"] and summary["quoted_both_sides_frac"] >= 0
+    # Coverage: the regime machine starts defensive, so only states it never reached are listed.
+    assert "regimes.defensive" not in summary["never_entered"]
+    assert set(summary["never_entered"]) <= {"regimes.aggressive"}
     assert "# Replay summary" in out.out and (report / "summary.md").read_text() in out.out + "\n"
 
 

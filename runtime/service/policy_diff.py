@@ -98,11 +98,9 @@ def policy_texts(spec: str, label: str) -> list[tuple[Path | str, str]]:
 # -- one run ----------------------------------------------------------------------------------
 
 class TickLog:
-    """Every tick of one run: its time, the applied (merged) effects, MTM PnL and inventory, and
-    every state (`policy.state`) the run was in."""
+    """Every tick of one run: its time, the applied (merged) effects, MTM PnL and inventory."""
 
     def __init__(self):
-        self.entered: set[str] = set()
         self.ts: list[float] = []
         self.effects: list[tuple] = []
         self.mtm: list[float] = []
@@ -114,8 +112,6 @@ class TickLog:
         self.effects.append(trader.effects)
         self.mtm.append(values["realized_pnl_total"] + values["unrealized_pnl"])
         self.inventory.append(values["inventory_units"])
-        for machine, state in trader.policies.states().items():
-            self.entered.add(f"{machine}.{state}")
 
 
 def _run(config, data, backend, policies, step: float):
@@ -124,8 +120,6 @@ def _run(config, data, backend, policies, step: float):
     recorder = replay_cli.run_replay(config, data, venue, policies, step, [], observers=(ticks,))
     summary = recorder.summary()
     summary["quoted_s"] = round(recorder.had_both_s, 3)
-    summary["never_entered"] = sorted({f"{m.name}.{state}" for m in policies.machines for state in m.states}
-                                      - ticks.entered)
     return summary, ticks
 
 

@@ -280,6 +280,7 @@ class ReplayRecorder(RunRecorder):
         self.hedge_slippage: list[float] = []
         self.pnl_by_guard: dict[str, float] = {}
         self._last_mtm: float | None = None
+        self.entered: set[str] = set()          # "machine.state" the run was ever in (coverage)
 
     def write(self, record: dict[str, Any]) -> None:
         super().write(record)
@@ -303,6 +304,8 @@ class ReplayRecorder(RunRecorder):
             for rule in firing_before:
                 self.pnl_by_guard[rule] = self.pnl_by_guard.get(rule, 0.0) + (mtm - self._last_mtm)
         self._last_mtm = mtm
+        for machine, state in self.trader.policies.states().items():
+            self.entered.add(f"{machine}.{state}")
         for rule in self._firing - firing_before:
             self._since[rule] = now
         for rule in firing_before - self._firing:
@@ -328,6 +331,8 @@ class ReplayRecorder(RunRecorder):
         out["paused_seconds"] = out["paused_s"]
         compiled = self.trader.policies.compiled
         out["never_fired"] = sorted(rule.key for rule in compiled.rules if self.rule_fired[rule.key] == 0)
+        out["never_entered"] = sorted({f"{m.name}.{state}" for m in compiled.machines for state in m.states}
+                                      - self.entered)
         out["pnl_by_guard"] = {rule: round(v, 9) for rule, v in sorted(self.pnl_by_guard.items())}
         slips = self.hedge_slippage
         out["hedge_slippage_bps"] = {"fills": len(slips), "mean": round(sum(slips) / len(slips), 4) if slips else 0.0,
@@ -425,6 +430,7 @@ def render_markdown(s: dict) -> str:
         ("hedge slippage", f"{s['hedge_slippage_bps']['mean']:g} bps mean over {s['hedge_slippage_bps']['fills']} fills"),
         ("paused", ", ".join(f"{k} {v:g} s" for k, v in s["paused_seconds"].items()) or "never"),
         ("never fired", ", ".join(s["never_fired"]) or "-"),
+        ("states never entered", ", ".join(s["never_entered"]) or "-"),
     ]
     lines = ["# Replay summary", "", "| key | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in rows]
