@@ -212,6 +212,32 @@ def compare(sa: dict, sb: dict, ta: TickLog, tb: TickLog, step: float, edited: s
             "never_entered": sorted(set(sa["never_entered"]) & set(sb["never_entered"]))}
 
 
+def diff_sets(config, data, backend, a: tuple[str, Any], b: tuple[str, Any], step: float, baseline=None):
+    """Replay `data` under the sets A and B (each a (spec, compiled set) pair) and compare them:
+    (the diff.json document, A's (summary, tick log), B's tick log, the differing spans). `baseline`, A's (summary,
+    tick log) from an earlier call, spares replaying A again (`lighter-bot analyze` checks several
+    edits against the same A)."""
+    (spec_a, policies_a), (spec_b, policies_b) = a, b
+    summary_a, ticks_a = baseline or _run(config, data, backend, policies_a, step)
+    summary_b, ticks_b = _run(config, data, backend, policies_b, step)
+    swap = PolicyEngine(policies_a).swap(policies_b)
+    changes = describe_changes(policies_a, policies_b, swap)
+    report = compare(summary_a, summary_b, ticks_a, ticks_b, step, set(swap.changed + swap.added + swap.removed))
+    spans = report["ticks"].pop("_spans")
+    out = {
+        "a": {"spec": spec_a, "version": policies_a.version, "rules": len(policies_a.rules)},
+        "b": {"spec": spec_b, "version": policies_b.version, "rules": len(policies_b.rules)},
+        "policy_changes": changes,
+        "data": {"files": [f["name"] for f in data.describe()["files"]], "start": _iso(data.start_ts),
+                 "end": _iso(data.end_ts)},
+        "step_s": step,
+        **report,
+    }
+    out["no_difference"] = (report["ticks"]["differing_ticks"] == 0 and not report["rules"]
+                            and all(m["delta"] == 0 for m in report["metrics"].values()))
+    return out, (summary_a, ticks_a), ticks_b, spans
+
+
 # -- the command ------------------------------------------------------------------------------
 
 def diff(args: argparse.Namespace, config, backend, config_model) -> int:
@@ -232,23 +258,8 @@ def diff(args: argparse.Namespace, config, backend, config_model) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
     step = args.step or config.runtime.tick_interval_s
-    summary_a, ticks_a = _run(config, data, backend, policies_a, step)
-    summary_b, ticks_b = _run(config, data, backend, policies_b, step)
-    swap = PolicyEngine(policies_a).swap(policies_b)
-    changes = describe_changes(policies_a, policies_b, swap)
-    report = compare(summary_a, summary_b, ticks_a, ticks_b, step, set(swap.changed + swap.added + swap.removed))
-    spans = report["ticks"].pop("_spans")
-    out = {
-        "a": {"spec": args.a, "version": policies_a.version, "rules": len(policies_a.rules)},
-        "b": {"spec": args.b, "version": policies_b.version, "rules": len(policies_b.rules)},
-        "policy_changes": changes,
-        "data": {"files": [f["name"] for f in data.describe()["files"]], "start": _iso(data.start_ts),
-                 "end": _iso(data.end_ts)},
-        "step_s": step,
-        **report,
-    }
-    out["no_difference"] = (report["ticks"]["differing_ticks"] == 0 and not report["rules"]
-                            and all(m["delta"] == 0 for m in report["metrics"].values()))
+    out, (_, ticks_a), ticks_b, spans = diff_sets(config, data, backend, (args.a, policies_a), (args.b, policies_b),
+                                                  step)
     text = render(out)
     print(text)
     if args.report is not None:

@@ -4,7 +4,7 @@ The data, its cache and the replay venue come from the composition root (`Replay
 adapters/replay/); this module drives them exactly as `run --simulated` drives the paper
 venue (`run_trader` on a `SimulatedClock`, starting at the data's first event) and writes the
 report: `summary.json` (the run summary's keys and the replay's own, documented in the
-README; deterministic: no wall-clock figure in it), `summary.md`, `fills.jsonl`.
+README; deterministic: no wall-clock figure in it), `summary.md`, `fills.jsonl`, `rules.jsonl` (when each rule fired).
 """
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def add_parsers(sub) -> None:
     replay.add_argument("--policies", type=Path, help="policy folder (default: runtime.policies_dir)")
     replay.add_argument("--config", type=Path, help="config file (default: ./config.yaml if present)")
     replay.add_argument("--profile", type=Path, help="market profile laid over the config (profiles/*.yaml)")
-    replay.add_argument("--report", type=Path, metavar="DIR", help="write summary.json, summary.md, fills.jsonl here")
+    replay.add_argument("--report", type=Path, metavar="DIR", help="write summary.json, summary.md, fills.jsonl, rules.jsonl here")
     replay.add_argument("--from", dest="start", type=_when, metavar="T", help="start (ISO time or epoch seconds)")
     replay.add_argument("--to", dest="end", type=_when, metavar="T", help="end (ISO time or epoch seconds)")
     replay.add_argument("--step", type=_step, metavar="S", help="tick interval in seconds (default: "
@@ -204,6 +204,7 @@ def replay(args: argparse.Namespace, config, backend: ReplayBackend, config_mode
         (args.report / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
         (args.report / "summary.md").write_text(text)
         (args.report / "fills.jsonl").write_text("".join(json.dumps(f, sort_keys=True) + "\n" for f in fills))
+        (args.report / "rules.jsonl").write_text(rules_jsonl(recorder.firing_intervals(), data, policies.version))
         if not args.no_plots:
             from runtime.service import replay_plots
             if replay_plots.available():
@@ -338,6 +339,15 @@ class ReplayRecorder(RunRecorder):
         out["hedge_slippage_bps"] = {"fills": len(slips), "mean": round(sum(slips) / len(slips), 4) if slips else 0.0,
                                      "max": round(max(slips), 4) if slips else 0.0}
         return out
+
+
+def rules_jsonl(intervals: dict[str, list[tuple[float, float]]], data, version: str) -> str:
+    """`rules.jsonl`: the run's time range, then when each rule was firing (what `lighter-bot analyze
+    --rules` marks guard engagements with; a fills ledger alone cannot tell)."""
+    lines = [{"type": "run", "start_ts": data.start_ts, "end_ts": data.end_ts, "policies": {"version": version}}]
+    lines += [{"type": "firing", "rule": rule, "from": start, "to": end}
+              for rule, spans in sorted(intervals.items()) for start, end in spans]
+    return "".join(json.dumps(line, sort_keys=True) + "\n" for line in lines)
 
 
 # -- expectations (--assert) -----------------------------------------------------------------------
