@@ -10,6 +10,7 @@ from typing import Sequence
 
 from adapters import DEFAULT_KIND, VENUE_CONFIGS, open_venue
 from adapters.lighter.commands import COMMANDS as LIGHTER_COMMANDS
+from adapters.lighter.config import MAINNET_URL
 from runtime.service.config import BotConfig as _BotConfigBase
 from runtime.service.config import bot_config_model
 from runtime.service.config import load_config as _load_config
@@ -27,7 +28,7 @@ def cli(argv: Sequence[str] | None = None) -> int:
     from runtime.service.cli import main as cli_main
 
     return cli_main(argv, config_model=BotConfig, open_venue=open_venue, extra_commands=LIGHTER_COMMANDS,
-                    replay_backend=_replay_backend)
+                    replay_backend=_replay_backend, candle_fetcher=_fetch_lighter_candles, default_rest=MAINNET_URL)
 
 
 def _replay_backend():
@@ -35,6 +36,20 @@ def _replay_backend():
     import adapters.replay
 
     return adapters.replay
+
+
+def _fetch_lighter_candles(base_url: str, market_id: int, start_s: float, end_s: float) -> list[tuple]:
+    """`analyze --candles lighter:N`: 1-minute bars through the lighter adapter's REST client; its
+    errors become the analysis's located CandleError."""
+    from adapters.lighter.candles import fetch_candles
+    from adapters.lighter.tool_rest import ToolError, ToolRest
+    from runtime.service.regimes.candles import CandleError
+
+    try:
+        with ToolRest(base_url) as rest:
+            return fetch_candles(rest, market_id, start_s, end_s)
+    except ToolError as exc:
+        raise CandleError(f"--candles lighter:{market_id}: {exc}") from None
 
 
 def main() -> None:

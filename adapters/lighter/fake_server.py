@@ -21,6 +21,7 @@ import base64
 import hashlib
 import json
 import logging
+import math
 import random
 import threading
 import time
@@ -105,6 +106,30 @@ class FakeSettings:
     ping_interval_s: float = 20.0
     pong_timeout_s: float = 10.0
     faults: FakeFaults = field(default_factory=FakeFaults)
+    # `/api/v1/candles`: these 1-minute bars (ts_ms, open, high, low, close, volume) when given
+    # (a test serves a kline file's bars), else a deterministic series (`synthetic_candle`).
+    candles: list[tuple[float, float, float, float, float, float]] | None = None
+
+
+CANDLES_MAX = 500            # candles per call (§3.4); a wider window keeps the most recent ones
+CANDLE_MS = 60_000
+
+
+def synthetic_candle(minute: int, start_price: float, seed: int) -> dict:
+    """The fake's 1-minute bar opening at `minute` * 60 s: a pure function of the minute, so every
+    page of every request agrees. Two slow waves (a day, ~1.6 h) give trends, a seeded draw per
+    minute gives noise; fields as Lighter sends them (floats, zero fields omitted)."""
+    def price(m: int) -> float:
+        noise = random.Random(seed * 1_000_003 + m).gauss(0.0, 1.0)
+        return start_price * math.exp(0.02 * math.sin(2 * math.pi * m / 1440) + 0.006 * math.sin(2 * math.pi * m / 97)
+                                      + 0.0004 * noise)
+    rng = random.Random(seed * 7_919 + minute)
+    o, c = price(minute - 1), price(minute)
+    h, low = max(o, c) * (1 + 0.0003 * rng.random()), min(o, c) * (1 - 0.0003 * rng.random())
+    candle = {"t": minute * CANDLE_MS, "o": round(o, 3), "h": round(h, 3), "l": round(low, 3), "c": round(c, 3),
+              "v": round(50 + 200 * rng.random(), 3), "i": 9_000_000 + minute}
+    candle["V"] = round(candle["v"] * c, 6)
+    return candle
 
 
 @dataclass
@@ -260,6 +285,7 @@ class FakeLighter:
         r.add_get("/api/v1/trades", self._h_trades)
         r.add_get("/api/v1/recentTrades", self._h_recent_trades)
         r.add_get("/api/v1/funding-rates", self._h_funding_rates)
+        r.add_get("/api/v1/candles", self._h_candles)
         r.add_post("/__fake/inject", self._h_inject)
         r.add_get("/stream", self._h_stream)
         self._runner = web.AppRunner(app, access_log=None)
@@ -543,6 +569,33 @@ class FakeLighter:
                  for m in MARKETS]
         rates += [{"market_id": m.market_id, "exchange": "binance", "symbol": m.symbol, "rate": 0.5} for m in MARKETS]
         return await self._answer(request, {"code": 200, "funding_rates": rates})
+
+    async def _h_candles(self, request: web.Request) -> web.Response:
+        """`/api/v1/candles` (§3.4): every parameter required, timestamps in ms or s (below 10^12),
+        1-minute bars only, the most recent min(count_back, 500) of the window."""
+        q = request.query
+        try:
+            market = int(q["market_id"])
+            resolution = q["resolution"]
+            start, end = (int(q[k]) for k in ("start_timestamp", "end_timestamp"))
+            count = int(q["count_back"])
+        except (KeyError, ValueError):
+            return await self._answer(request, {"code": 20001, "message": "invalid param"}, 400)
+        if resolution != "1m" or market != self.market.market_id or count < 1:
+            return await self._answer(request, {"code": 20001, "message": "invalid param: resolution, market_id or "
+                                                                          "count_back (the fake serves 1m bars of "
+                                                                          "its own market)"}, 400)
+        start, end = (t * 1000 if t < 10**12 else t for t in (start, end))
+        count = min(count, CANDLES_MAX)
+        if self.settings.candles is not None:
+            bars = [{"t": int(t), "o": o, "h": h, "l": lo, "c": c, "v": v}
+                    for t, o, h, lo, c, v in self.settings.candles if start <= t <= end][-count:]
+            bars = [{k: v for k, v in b.items() if v} for b in bars]       # zero fields omitted, as Lighter does
+        else:
+            last = end // CANDLE_MS
+            first = max(-(-start // CANDLE_MS), last - count + 1)
+            bars = [synthetic_candle(m, self.settings.start_price, self.settings.seed) for m in range(first, last + 1)]
+        return await self._answer(request, {"code": 200, "r": resolution, "c": bars})
 
     async def _h_recent_trades(self, request: web.Request) -> web.Response:
         limit = min(int(request.query.get("limit", "50")), 100)

@@ -32,6 +32,7 @@ from runtime.service.loop import SimulatedClock, WallClock
 from runtime.service.operator import OperatorCommands
 from runtime.service import policy_diff
 from runtime.service import replay as replay_cli
+from runtime.service.regimes import cli as regimes_cli
 from runtime.service.status_board import StatusBoard
 from runtime.service.summary import RunRecorder, TeeSink
 from runtime.service.telemetry import TelemetryServer, port_from_env
@@ -106,6 +107,7 @@ def build_parser(extra_commands: dict[str, ExtraCommand] | None = None) -> argpa
     for name, (help_text, add_arguments, _) in (extra_commands or {}).items():
         add_arguments(sub.add_parser(name, help=help_text))
     replay_cli.add_parsers(sub)
+    regimes_cli.add_parser(sub)
     return parser
 
 
@@ -127,15 +129,17 @@ def _port(text: str) -> int:
 
 def main(argv: Sequence[str] | None, *, config_model: type[BotConfig], open_venue: VenueFactory | None = None,
          extra_commands: dict[str, ExtraCommand] | None = None,
-         replay_backend: Callable[[], "replay_cli.ReplayBackend"] | None = None) -> int:
+         replay_backend: Callable[[], "replay_cli.ReplayBackend"] | None = None,
+         candle_fetcher: "regimes_cli.CandleFetcher | None" = None, default_rest: str = "") -> int:
     """The CLI; `config_model` (the whole config.yaml model), `open_venue`, the adapters' own
-    commands and the replay backend come from the composition root (`lighter_bot.py`), which alone
+    commands, the replay backend and the Lighter candles fetcher (`analyze --candles lighter:N`,
+    with its default REST URL) come from the composition root (`lighter_bot.py`), which alone
     knows the adapters.
 
     A reader that goes away (`lighter-bot policy check | head -1`) ends the command quietly,
     as for any Unix tool, rather than with a BrokenPipeError traceback."""
     try:
-        return _main(argv, config_model, open_venue, extra_commands, replay_backend)
+        return _main(argv, config_model, open_venue, extra_commands, replay_backend, candle_fetcher, default_rest)
     except BrokenPipeError:
         try:
             sys.stdout = open(os.devnull, "w")   # nothing more can be written; silence the flush at exit
@@ -146,9 +150,11 @@ def main(argv: Sequence[str] | None, *, config_model: type[BotConfig], open_venu
 
 def _main(argv: Sequence[str] | None, config_model: type[BotConfig], open_venue: VenueFactory | None,
           extra_commands: dict[str, ExtraCommand] | None,
-          replay_backend: Callable[[], "replay_cli.ReplayBackend"] | None = None) -> int:
+          replay_backend: Callable[[], "replay_cli.ReplayBackend"] | None = None,
+          candle_fetcher: "regimes_cli.CandleFetcher | None" = None, default_rest: str = "") -> int:
     args = build_parser(extra_commands).parse_args(argv)
     args.config_model = config_model
+    args.argv = list(argv) if argv is not None else sys.argv[1:]
     if extra_commands and args.command in extra_commands:
         return extra_commands[args.command][2](args)
     try:
@@ -169,6 +175,8 @@ def _main(argv: Sequence[str] | None, config_model: type[BotConfig], open_venue:
             if open_venue is None:
                 raise RuntimeError("no venue factory wired in (use the `lighter-bot` entry point)")
             return _run(args, open_venue)
+        if args.command == "analyze":
+            return regimes_cli.run(args, _config, replay_backend, config_model, candle_fetcher, default_rest)
         if args.command in ("replay", "data"):
             if replay_backend is None:
                 raise RuntimeError("no replay backend wired in (use the `lighter-bot` entry point)")
