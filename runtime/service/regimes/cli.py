@@ -154,7 +154,12 @@ def _run(args, config_loader, backend_factory, config_model, fetcher, default_re
     candles, candles_text = load_candles(args.candles, args.rest, fetcher, default_rest, window, lookback, args.report)
     config = config_loader(args)
     policies_dir = args.policies or Path(config.runtime.policies_dir)
-    texts = read_policy_texts([policies_dir])
+    if args.policies is None and not policies_dir.is_dir():
+        texts = []       # run outside a checkout: the analysis stands, the threshold screen needs the policies
+        policies_text = f"{policies_dir}/ not found: no threshold screen (pass --policies)"
+    else:
+        texts = read_policy_texts([policies_dir])
+        policies_text = f"{policies_dir} (current thresholds)"
     analysis = analyze(ledger, candles, rules, options, current_params(texts))
     verdicts = []
     data_text = "not given: suggestions are screened only, not replayed"
@@ -180,6 +185,7 @@ def _run(args, config_loader, backend_factory, config_model, fetcher, default_re
               "candles": candles_text,
               "rules": f"{args.rules} (guard engagements marked)" if rules else
                        "not available (no --rules: guard columns say so)",
+              "policies": policies_text,
               "replay for the suggestions": data_text}
     context = _replay_context(args.ledger)
     inputs["ledger source"] = context or "a live ledger (or a replay without its summary.json beside it)"
