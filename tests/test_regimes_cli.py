@@ -30,6 +30,7 @@ def analyze(capsys, *argv: str):
 
 def test_a_replay_then_analyze_end_to_end(tmp_path, capsys):
     """Replay the committed SOL klines, then analyze its ledger and rules with the same klines."""
+    pytest.importorskip("matplotlib", reason="the report's plots need matplotlib: pip install -e '.[plots]'")
     replay_dir = tmp_path / "replay"
     code = cli(["replay", "--data", str(KLINES), "--profile", str(SOL), "--policies", str(REPO / "policies"),
                 "--step", "1", "--report", str(replay_dir), "--no-plots", "--cache", str(tmp_path / "cache")])
@@ -76,6 +77,7 @@ def test_without_a_rules_log_the_guard_columns_say_not_available(tmp_path, capsy
 
 
 def test_the_docs_page_states_its_commands_and_carries_its_plots(tmp_path, capsys):
+    pytest.importorskip("matplotlib", reason="the page's plots need matplotlib: pip install -e '.[plots]'")
     doc = tmp_path / "docs" / "page.md"
     code, out = analyze(capsys, "--ledger", str(RUN / "fills.jsonl"), "--rules", str(RUN / "rules.jsonl"),
                         "--candles", str(KLINES), "--report", str(tmp_path / "r"), "--doc", str(doc),

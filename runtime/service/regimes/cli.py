@@ -61,8 +61,9 @@ def add_parser(sub) -> None:
     p.add_argument("--trend-flat-bps", type=float, default=10.0, help="|trend| within this is flat (10 bps)")
     p.add_argument("--vol-window-min", type=int, default=30, help="realized volatility window, minutes (30)")
     p.add_argument("--trend-window-min", type=int, default=15, help="momentum window, minutes (15)")
-    p.add_argument("--from", dest="start", type=replay_cli._when, metavar="T", help="first slice (ISO time or epoch s)")
-    p.add_argument("--to", dest="end", type=replay_cli._when, metavar="T", help="last slice's end")
+    p.add_argument("--from", dest="start", type=replay_cli._when, metavar="T",
+                   help="first slice (ISO time or epoch s); also where --data's replays start")
+    p.add_argument("--to", dest="end", type=replay_cli._when, metavar="T", help="last slice's end (and --data's)")
     p.add_argument("--no-plots", action="store_true", help="do not draw the PNGs")
     check = p.add_argument_group("checking suggestions by policy diff (the replay's inputs; without --data, "
                                  "suggestions are listed unchecked)")
@@ -169,7 +170,7 @@ def _run(args, config_loader, backend_factory, config_model, fetcher, default_re
             price_range = None
             if args.profile is not None:
                 config, price_range = replay_cli.apply_profile(config, args.profile, config_model)
-            data = backend.load_data(args.data, args.format, args.cache, None, None)
+            data = backend.load_data(args.data, args.format, args.cache, args.start, args.end)
             low, high = data.price_range()
             replay_cli.check_market_fits(config, low, high, price_range, args.profile)
         except backend.DataError as exc:

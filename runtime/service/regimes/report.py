@@ -94,6 +94,38 @@ def _bucket_rows(stats: list[BucketStats]) -> list[str]:
     return lines
 
 
+def findings(a: Analysis, verdicts=()) -> list[str]:
+    """The headline bullets, each read off the figures below it (nothing here is written by hand)."""
+    m = a.options.measure
+    out = []
+    negative = a.negative_buckets()
+    out.append("- consistently negative buckets (" + m + "): " + (", ".join(
+        f"{s.vol} volatility / {s.trend}-trend ({s.count} slices, mean {_q(s.mean)}, CI {_q(s.ci_low)} .. "
+        f"{_q(s.ci_high)})" for s in negative) or "none"))
+    trend = a.by_trend[m]
+    out.append(f"- down-trend slices averaged {_q(trend['down']['mean'])} against {_q(trend['up']['mean'])} in "
+               f"up-trends ({m} PnL, quote per slice)")
+    inv = a.inventory[m]
+    out.append(f"- slice PnL against the inventory's carry: correlation {_q(inv['pnl_vs_carry'], 2)}; against the "
+               f"inventory itself {_q(inv['pnl_vs_inventory'], 2)}")
+    if a.guards is not None:
+        stuck = [(r, g) for r, g in a.guards.items() if g["stuck"]]
+        if stuck:
+            out.append("- engaged in more than half the slices: " + ", ".join(
+                f"{r} ({g['slices'] / len(a.table):.0%})" for r, g in stuck))
+    recommended = [v for v in verdicts if v.recommended]
+    if verdicts:
+        out.append("- threshold changes the replay confirms: " + (", ".join(
+            f"{v.suggestion.key} {v.suggestion.current:g} -> {v.suggestion.proposed:g} (mark-to-market "
+            f"{_q(v.mtm_delta)})" for v in recommended) or "none (every screened change lost or changed nothing "
+                                                            "in the replay)"))
+    elif a.suggestions:
+        out.append(f"- {len(a.suggestions)} threshold changes screened, not replayed (no --data)")
+    else:
+        out.append("- no threshold change screened better than the current settings")
+    return out
+
+
 def render(a: Analysis, inputs: dict[str, str], plots: list[str], verdicts=(), commands: list[str] = (),
            title: str = "SOL regime analysis") -> str:
     """`inputs`: what each input was ("ledger", "candles", "rules", "replay"); `plots`: PNG paths
@@ -105,7 +137,7 @@ def render(a: Analysis, inputs: dict[str, str], plots: list[str], verdicts=(), c
     lines = [f"# {title}", ""]
     if commands:
         lines += ["Produced by:", "", "```sh", *commands, "```", ""]
-    lines += ["## Inputs", ""]
+    lines += ["## Findings", ""] + findings(a, verdicts) + ["", "## Inputs", ""]
     lines += [f"- {name}: {text}" for name, text in inputs.items()]
     lines += [f"- window: {iso(a.window[0])} .. {iso(a.window[1])}, {len(t)} slices of {o.slice_s:g} s",
               f"- fills: {int(t['fills'].sum())} ({int(t['maker_fills'].sum())} maker, {int(t['taker_fills'].sum())} "
