@@ -97,6 +97,7 @@ def test_the_docs_page_states_its_commands_and_carries_its_plots(tmp_path, capsy
     (lambda d: ["--candles", "lighter:sol"], "expected lighter:MARKET_ID"),
     (lambda d: ["--rules", str(d / "nope.jsonl")], "nope.jsonl: cannot read the rules file"),
     (lambda d: ["--slice", "0"], "--slice: expected a positive number"),
+    (lambda d: ["--candles"], "--candles: required"),
 ])
 def test_bad_inputs_are_one_located_line_and_exit_1(tmp_path, capsys, mutate, expected):
     argv = {"--ledger": [str(RUN / "fills.jsonl")], "--candles": [str(KLINES)], "--rules": [str(RUN / "rules.jsonl")]}
@@ -104,7 +105,7 @@ def test_bad_inputs_are_one_located_line_and_exit_1(tmp_path, capsys, mutate, ex
     if extra[0] in argv:
         argv[extra[0]] = extra[1:]
         extra = []
-    flat = [x for flag, values in argv.items() for x in (flag, *values)]
+    flat = [x for flag, values in argv.items() if values for x in (flag, *values)]
     code, out = analyze(capsys, *flat, *extra, "--report", str(tmp_path / "r"), "--no-plots")
     assert code == 1
     assert expected in out.err and out.err.count("\n") == 1, out.err
@@ -189,7 +190,10 @@ def test_analyze_on_lighter_candles_matches_the_kline_file(tmp_path, capsys, fak
     assert code == 0, out.err
     code, out = analyze(capsys, *common, "--candles", str(KLINES), "--report", str(tmp_path / "k"))
     assert code == 0, out.err
+    code, out = analyze(capsys, *common, "--market-id", "2", "--rest", fake.url, "--report", str(tmp_path / "m"))
+    assert code == 0, out.err
     fetched, local = (json.loads((tmp_path / d / "buckets.json").read_text()) for d in ("l", "k"))
+    assert json.loads((tmp_path / "m" / "buckets.json").read_text())["buckets"] == fetched["buckets"]
     assert fetched["buckets"] == local["buckets"] and fetched["suggestions"] == local["suggestions"]
     saved = list((tmp_path / "l").glob("candles_lighter_2_*.csv"))
     assert saved and "Lighter candles, market 2" in (tmp_path / "l" / "report.md").read_text()

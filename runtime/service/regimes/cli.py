@@ -42,9 +42,9 @@ def add_parser(sub) -> None:
                                        "guards, inventory, and threshold changes checked by policy diff")
     p.add_argument("--ledger", type=Path, nargs="+", required=True, metavar="FILE",
                    help="fills ledger: data/metrics/fills.jsonl (rotated files included) or a replay report's fills.jsonl")
-    p.add_argument("--candles", nargs="+", required=True, metavar="SOURCE",
+    p.add_argument("--candles", nargs="+", metavar="SOURCE",
                    help="1-minute kline CSV files (ts_ms,open,high,low,close,volume), or lighter:MARKET_ID to fetch "
-                        "them from Lighter's candles endpoint (see --rest)")
+                        "them from Lighter's candles endpoint (see --rest; --market-id N --rest URL alone does too)")
     p.add_argument("--rest", metavar="URL", help="Lighter REST base URL for --candles lighter:N (default: mainnet)")
     p.add_argument("--market-id", type=int, help="only this market's ledger records (a ledger with several markets)")
     p.add_argument("--rules", type=Path, metavar="FILE",
@@ -145,6 +145,11 @@ def _run(args, config_loader, backend_factory, config_model, fetcher, default_re
                         (args.trend_flat_bps, "--trend-flat-bps"), (args.vol_window_min, "--vol-window-min"),
                         (args.trend_window_min, "--trend-window-min")):
         _positive(value, flag)
+    if not args.candles:
+        if args.rest is None or args.market_id is None:
+            raise CandleError("--candles: required: a 1-minute kline CSV, or lighter:MARKET_ID (or --market-id N "
+                              "with --rest URL)")
+        args.candles = [f"{LIGHTER_PREFIX}{args.market_id}"]
     ledger = read_ledger(args.ledger, args.market_id)
     rules = read_rules(args.rules) if args.rules else None
     options = Options(slice_s=args.slice_s, measure=args.pnl, excursion_units=args.excursion_units,
