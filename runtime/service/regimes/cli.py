@@ -195,6 +195,16 @@ def _run(args, config_loader, backend_factory, config_model, fetcher, default_re
               "replay for the suggestions": data_text}
     context = _replay_context(args.ledger)
     inputs["ledger source"] = context or "a live ledger (or a replay without its summary.json beside it)"
+    caveats = []
+    if context and "klines are the weakest" in context:
+        caveats.append("the ledger comes from a replay of 1-minute klines, the weakest replay input: it cannot "
+                       "measure queue position, so fills (and every PnL figure here) come only from bars trading "
+                       "through the quotes; treat the figures as the shape of the regimes, not their size")
+    caveats.append("the threshold screen reads 1-minute candle analogues of the guards' features (the bot reads "
+                   "them tick by tick); only a `policy diff` replay decides whether a change is recommended, and on "
+                   "the same data it was screened on, so it can flatter the change (check it on other data)")
+    if rules is None:
+        caveats.append("no rules log: guard engagements are not available for this ledger")
     args.report.mkdir(parents=True, exist_ok=True)
     rp.write_datasets(args.report, analysis, verdicts)
     plots = []
@@ -206,15 +216,15 @@ def _run(args, config_loader, backend_factory, config_model, fetcher, default_re
                                  options.measure)
         else:
             print("plots skipped: matplotlib is not installed (pip install 'lighter-bot[plots]')", file=sys.stderr)
-    text = rp.render(analysis, inputs, [p.name for p in plots], verdicts)
+    text = rp.render(analysis, inputs, [p.name for p in plots], verdicts, caveats=caveats)
     (args.report / "report.md").write_text(text)
     if args.doc is not None:
-        _write_doc(args, analysis, inputs, plots, verdicts)
+        _write_doc(args, analysis, inputs, plots, verdicts, caveats)
     _print_summary(analysis, verdicts, args.report)
     return EXIT_OK
 
 
-def _write_doc(args, analysis, inputs, plots, verdicts) -> None:
+def _write_doc(args, analysis, inputs, plots, verdicts, caveats) -> None:
     """The docs page: the same report, its plots copied beside it as `<page>_<plot>.png`, the commands stated."""
     args.doc.parent.mkdir(parents=True, exist_ok=True)
     names = []
@@ -223,7 +233,7 @@ def _write_doc(args, analysis, inputs, plots, verdicts) -> None:
         shutil.copyfile(plot, target)
         names.append(target.name)
     commands = list(args.doc_command) + ["lighter-bot " + shlex.join(_without_doc_commands(args.argv))]
-    args.doc.write_text(rp.render(analysis, inputs, names, verdicts, commands=commands))
+    args.doc.write_text(rp.render(analysis, inputs, names, verdicts, commands=commands, caveats=caveats))
 
 
 def _without_doc_commands(argv: list[str]) -> list[str]:

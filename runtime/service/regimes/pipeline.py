@@ -53,6 +53,10 @@ class Analysis:
     candles: Candles
     rules: RuleLog | None
 
+    @property
+    def window_span(self) -> float:
+        return max(1.0, self.window[1] - self.window[0])
+
     def pnl(self, measure: str | None = None) -> np.ndarray:
         return self.table[f"{measure or self.options.measure}_pnl"]
 

@@ -108,6 +108,19 @@ def findings(a: Analysis, verdicts=()) -> list[str]:
     inv = a.inventory[m]
     out.append(f"- slice PnL against the inventory's carry: correlation {_q(inv['pnl_vs_carry'], 2)}; against the "
                f"inventory itself {_q(inv['pnl_vs_inventory'], 2)}")
+    t = a.table
+    traded = int(((t["fills"] > 0)).sum())
+    last = float(a.ledger.ts[a.ledger.kind == "fill"][-1]) if (a.ledger.kind == "fill").any() else None
+    if last is not None:
+        out.append(f"- the bot was filled in {traded} of {len(t)} slices; its last fill was at {iso(last)} "
+                   f"(with {(a.window[1] - last) / a.window_span:.0%} of the window still to run), leaving inventory "
+                   f"{float(a.ledger.units[-1]):+g}")
+    if a.rules is not None:
+        for rule, spans in sorted(a.rules.intervals.items()):
+            start, end = spans[-1]
+            if end >= a.window[1] - 1.0 and (end - start) > 0.5 * a.window_span:
+                out.append(f"- {rule} was firing from {iso(start)} to the end of the run "
+                           f"({(end - start) / a.window_span:.0%} of the window)")
     if a.guards is not None:
         stuck = [(r, g) for r, g in a.guards.items() if g["stuck"]]
         if stuck:
@@ -120,14 +133,14 @@ def findings(a: Analysis, verdicts=()) -> list[str]:
             f"{_q(v.mtm_delta)})" for v in recommended) or "none (every screened change lost or changed nothing "
                                                             "in the replay)"))
     elif a.suggestions:
-        out.append(f"- {len(a.suggestions)} threshold changes screened, not replayed (no --data)")
+        out.append(f"- threshold changes screened, not replayed (no --data): {len(a.suggestions)}")
     else:
         out.append("- no threshold change screened better than the current settings")
     return out
 
 
 def render(a: Analysis, inputs: dict[str, str], plots: list[str], verdicts=(), commands: list[str] = (),
-           title: str = "SOL regime analysis") -> str:
+           title: str = "SOL regime analysis", caveats: list[str] = ()) -> str:
     """`inputs`: what each input was ("ledger", "candles", "rules", "replay"); `plots`: PNG paths
     relative to the markdown; `commands`: the command lines that produced it (for the docs page)."""
     o, t = a.options, a.table
@@ -137,7 +150,10 @@ def render(a: Analysis, inputs: dict[str, str], plots: list[str], verdicts=(), c
     lines = [f"# {title}", ""]
     if commands:
         lines += ["Produced by:", "", "```sh", *commands, "```", ""]
-    lines += ["## Findings", ""] + findings(a, verdicts) + ["", "## Inputs", ""]
+    lines += ["## Findings", ""] + findings(a, verdicts) + [""]
+    if caveats:
+        lines += ["## Caveats", ""] + [f"- {c}" for c in caveats] + [""]
+    lines += ["## Inputs", ""]
     lines += [f"- {name}: {text}" for name, text in inputs.items()]
     lines += [f"- window: {iso(a.window[0])} .. {iso(a.window[1])}, {len(t)} slices of {o.slice_s:g} s",
               f"- fills: {int(t['fills'].sum())} ({int(t['maker_fills'].sum())} maker, {int(t['taker_fills'].sum())} "
