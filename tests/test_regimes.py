@@ -188,13 +188,15 @@ def test_a_live_ledger_with_a_checkpoint_duplicates_and_a_torn_last_line(tmp_pat
 
 @pytest.mark.parametrize("line,expected", [
     ("not json", "fills.jsonl:2: "),
-    (json.dumps({"type": "fill", "ts": T0, "side": "buy", "price": "x", "size": 1}), "fills.jsonl:2: fill record: price: expected a number"),
+    (json.dumps({"type": "fill", "ts": T0, "side": "buy", "price": "x", "size": 1}),
+     "fills.jsonl:2: fill record: price: expected a number"),
     (json.dumps({"type": "fill", "ts": T0, "side": "long", "price": 1, "size": 1}), "side: expected buy or sell"),
     (json.dumps({"type": "fill", "side": "buy", "price": 1, "size": 1}), "fills.jsonl:2: fill record: ts:"),
 ])
 def test_a_malformed_ledger_line_is_located(tmp_path, line, expected):
     path = tmp_path / "fills.jsonl"
-    path.write_text(json.dumps(fill(T0, "buy", 100.0, 1.0)) + "\n" + line + "\n" + json.dumps(fill(T0 + 1, "sell", 100.0, 1.0)) + "\n")
+    first, last = (json.dumps(fill(T0 + i, side, 100.0, 1.0)) for i, side in ((0, "buy"), (1, "sell")))
+    path.write_text(f"{first}\n{line}\n{last}\n")
     with pytest.raises(InputError, match=expected.replace(".", r"\.")):
         read_ledger([path])
 
@@ -220,14 +222,14 @@ def test_rules_log_errors_are_located(tmp_path):
 
 
 @pytest.mark.parametrize("text,expected", [
-    ("time,o,h,l,c,v\n", "rules.csv:1: expected the header ts_ms,open,high,low,close,volume"),
-    ("ts_ms,open,high,low,close,volume\n1000,1,2,1,1,5\n2000,1,x,1,1,5\n", "rules.csv:3: high: expected a number, got 'x'"),
-    ("ts_ms,open,high,low,close,volume\n2000,1,2,1,1,5\n1000,1,2,1,1,5\n", "rules.csv:3: time goes backwards"),
-    ("ts_ms,open,high,low,close,volume\n1000,1,2,1.5,1,5\n", "rules.csv:2: bad bar"),
-    ("ts_ms,open,high,low,close,volume\n1000,1,2,1\n", "rules.csv:2: expected 6 fields"),
+    ("time,o,h,l,c,v\n", "klines.csv:1: expected the header ts_ms,open,high,low,close,volume"),
+    ("ts_ms,open,high,low,close,volume\n1000,1,2,1,1,5\n2000,1,x,1,1,5\n", "klines.csv:3: high: expected a number, got 'x'"),
+    ("ts_ms,open,high,low,close,volume\n2000,1,2,1,1,5\n1000,1,2,1,1,5\n", "klines.csv:3: time goes backwards"),
+    ("ts_ms,open,high,low,close,volume\n1000,1,2,1.5,1,5\n", "klines.csv:2: bad bar"),
+    ("ts_ms,open,high,low,close,volume\n1000,1,2,1\n", "klines.csv:2: expected 6 fields"),
 ])
 def test_a_bad_kline_file_is_located(tmp_path, text, expected):
-    path = tmp_path / "rules.csv"
+    path = tmp_path / "klines.csv"
     path.write_text(text)
     with pytest.raises(CandleError, match=expected.replace(".", r"\.").replace("(", r"\(")):
         read_kline_csv(path)

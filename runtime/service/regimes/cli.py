@@ -24,7 +24,7 @@ from runtime.service import logs
 from runtime.service import replay as replay_cli
 from runtime.service.regimes import report as rp
 from runtime.service.regimes.buckets import BucketSpec
-from runtime.service.regimes.candles import Candles, CandleError, iso, read_kline_csv, write_kline_csv
+from runtime.service.regimes.candles import Candles, CandleError, from_rows, iso, read_kline_csv, write_kline_csv
 from runtime.service.regimes.features import FeatureWindows
 from runtime.service.regimes.inputs import InputError, read_ledger, read_rules
 from runtime.service.regimes.pipeline import MEASURES, Options, analyze, analysis_window
@@ -92,7 +92,6 @@ def load_candles(sources: list[str], rest: str | None, fetcher: CandleFetcher | 
             raise CandleError("--candles lighter:N: no Lighter client wired in (use the `lighter-bot` entry point)")
         base = rest or default_rest
         rows = fetcher(base, int(market), window[0] - lookback_s, window[1])
-        from runtime.service.regimes.candles import from_rows
         candles = from_rows(rows, f"{base}/api/v1/candles?market_id={market}")
         saved = save_dir / f"candles_lighter_{market}_{int(window[0])}_{int(window[1])}.csv"
         write_kline_csv(saved, candles)
@@ -104,7 +103,6 @@ def load_candles(sources: list[str], rest: str | None, fetcher: CandleFetcher | 
         return parts[0], f"kline file {sources[0]} ({len(parts[0])} bars)"
     rows = sorted({tuple(float(x) for x in r) for c in parts for r in zip(c.ts, c.open, c.high, c.low, c.close,
                                                                             c.volume)})
-    from runtime.service.regimes.candles import from_rows
     candles = from_rows(rows, "+".join(Path(s).name for s in sources))
     return candles, f"kline files {', '.join(sources)} ({len(candles)} bars)"
 

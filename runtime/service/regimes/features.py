@@ -62,9 +62,9 @@ def minute_features(candles: Candles, windows: FeatureWindows = FeatureWindows()
     if n > w:
         trend[w:] = (close[w:] / close[:-w] - 1.0) * BPS
     guard_trend = np.where(np.isnan(returns), np.nan, (np.exp(returns) - 1.0) * BPS)
-    return MinuteFeatures(ts=candles.ts, open=candles.open, close=close, return_bps=returns * BPS, vol_bps=vol, trend_bps=trend,
-                          guard_trend_bps=guard_trend, guard_vol_bps=_ewma_sigma(returns, windows.guard_halflife_s) * BPS,
-                          windows=windows)
+    return MinuteFeatures(ts=candles.ts, open=candles.open, close=close, return_bps=returns * BPS, vol_bps=vol,
+                          trend_bps=trend, guard_trend_bps=guard_trend,
+                          guard_vol_bps=_ewma_sigma(returns, windows.guard_halflife_s) * BPS, windows=windows)
 
 
 def _rolling_std(x: np.ndarray, window: int) -> np.ndarray:
