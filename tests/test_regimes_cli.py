@@ -38,7 +38,9 @@ def test_a_replay_then_analyze_end_to_end(tmp_path, capsys):
     capsys.readouterr()
     # The committed fixture the notebook reads is this replay's output (regenerate it if this fails).
     for name in ("fills.jsonl", "rules.jsonl"):
-        assert (replay_dir / name).read_text() == (RUN / name).read_text(), name
+        assert (replay_dir / name).read_text() == (RUN / name).read_text(), (
+            f"tests/fixtures/regimes/{name} is stale: the replay changed; regenerate it with the command in "
+            "tests/fixtures/README.md")
     report = tmp_path / "analysis"
     code, out = analyze(capsys, "--ledger", str(replay_dir / "fills.jsonl"), "--rules", str(replay_dir / "rules.jsonl"),
                         "--candles", str(KLINES), "--report", str(report), "--data", str(KLINES), "--profile", str(SOL),
