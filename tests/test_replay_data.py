@@ -4,6 +4,7 @@ present (the `shared` tests skip, saying so, when they are not)."""
 from __future__ import annotations
 
 import gzip
+import json
 import os
 from pathlib import Path
 
@@ -107,6 +108,21 @@ def test_a_broken_lighter_capture_is_located(tmp_path, capsys):
     path.write_bytes(text[:5000])
     code, err = _convert(capsys, path, "--cache", tmp_path / "cache")
     assert code == 1 and str(path) in err and "byte" in err
+
+
+def test_a_capture_frame_lighter_would_not_send_is_located_by_the_live_wire_model(tmp_path, capsys):
+    # The replay reads captures with the live adapter's own models: a trade without its
+    # `is_maker_ask` is refused here exactly as the live feed would refuse it.
+    frames = json.loads(gzip.decompress((FIXTURES / "btc_lighter-perp_ws_capture_head.json.gz").read_bytes()))
+    index = next(i for i, f in enumerate(frames) if json.loads(f["msg"])["type"] == "update/trade")
+    msg = json.loads(frames[index]["msg"])
+    del msg["trades"][0]["is_maker_ask"]
+    frames[index]["msg"] = json.dumps(msg)
+    path = tmp_path / "capture.json"
+    path.write_text(json.dumps(frames))
+    code, err = _convert(capsys, path, "--cache", tmp_path / "cache")
+    assert code == 1 and f"{path}: frame {index} (`$[{index}].msg`)" in err and "is_maker_ask" in err
+    assert "Traceback" not in err
 
 
 def test_convert_says_what_it_did_and_then_reads_the_cache(tmp_path, capsys):

@@ -9,8 +9,8 @@ Formats (the names `--format` takes):
                     REST depth snapshot, `@depth` diffs synchronised by `U/u/pu`, `@trade`.
                     `@bookTicker` lines are skipped: the depth diffs already give the touch.
     lighter-ws      Lighter websocket capture: a JSON array of {"ts", "msg"} (gzip or not):
-                    `order_book` snapshot and deltas (checked by `offset`), `trade` messages.
-                    It should move to the live adapter's wire models once adapters/lighter lands.
+                    `order_book` snapshot and deltas (checked by `offset`), `trade` messages,
+                    parsed by the live adapter's own wire models (one parser for live and replay).
     bbo-csv         ts_ms,local_ts_ms,bid_price,bid_qty,ask_price,ask_qty
     trades-csv      ts_ms,price,qty,side   (side: taker side, buy/sell)
     binance-trades  Binance trade dump: id,price,qty,quote_qty,time,is_buyer_maker (header optional)
@@ -27,6 +27,7 @@ from typing import Callable, Iterator
 
 import msgspec
 
+from adapters.lighter.messages import OrderBookFrame, TradeFrame, WireError, parse_frame
 from adapters.replay.columns import (ASK, BBO, BID, CLEAR, DEPTH, GAP, KLINE, RESUME, TRADE, Columns, Gap)
 
 # A stretch without any event this long is reported as a gap (seconds), per kind of input.
@@ -338,34 +339,6 @@ class _Frame(msgspec.Struct):
     msg: str
 
 
-class _Level(msgspec.Struct):
-    price: float
-    size: float
-
-
-class _Book(msgspec.Struct):
-    asks: list[_Level] = []
-    bids: list[_Level] = []
-
-
-class _LTrade(msgspec.Struct):
-    price: float
-    size: float
-    is_maker_ask: bool
-    timestamp: int
-    trade_id: int = 0
-
-
-class _LMsg(msgspec.Struct):
-    type: str = ""
-    channel: str = ""
-    offset: int | None = None
-    timestamp: int | None = None
-    order_book: _Book | None = None
-    trades: list[_LTrade] | None = None
-    liquidation_trades: list[_LTrade] | None = None
-
-
 def _lighter_ws(path: Path, data: bytes) -> tuple[Columns, list[Gap]]:
     """The order book starts at the `subscribed/order_book` snapshot; deltas must continue its
     `offset` one by one (a jump is a gap). Trades of the subscription snapshot and of updates are
@@ -375,37 +348,43 @@ def _lighter_ws(path: Path, data: bytes) -> tuple[Columns, list[Gap]]:
         frames = msgspec.json.decode(data, type=list[_Frame])
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise DataError(f"{path}: {exc} (offsets are bytes of the decompressed JSON)") from None
-    dec = msgspec.json.Decoder(_LMsg, strict=False)
     cols, gaps = Columns(), []
     offset: int | None = None
     seen: set[int] = set()
     trades: list[tuple[float, float, float, float]] = []
     for index, frame in enumerate(frames):
         try:
-            msg = dec.decode(frame.msg)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            msg = parse_frame(frame.msg)
+        except WireError as exc:
             raise DataError(f"{path}: frame {index} (`$[{index}].msg`): {exc}") from None
-        ts = msg.timestamp / 1000.0 if msg.timestamp else frame.ts
-        if msg.channel.startswith("order_book") and msg.order_book is not None:
-            if msg.type.startswith("subscribed"):
+        if isinstance(msg, OrderBookFrame):
+            ts = msg.timestamp / 1000.0 if msg.timestamp else frame.ts
+            if msg.is_snapshot:
                 cols.add(ts, CLEAR, 0.0, 0.0, 0.0)
             elif offset is None:
                 continue                            # a delta before any snapshot
-            elif msg.offset is not None and msg.offset != offset + 1:
+            elif msg.offset != offset + 1:
                 gaps.append(Gap(ts, 0.0, f"{path}: frame {index}",
                                 f"order book offset jumps from {offset} to {msg.offset}"))
                 cols.add(ts, GAP, 0.0, 0.0, 0.0)
-            offset = msg.offset if msg.offset is not None else (offset or 0) + 1
-            for level in msg.order_book.bids:
-                cols.add(ts, DEPTH, level.price, level.size, BID)
-            for level in msg.order_book.asks:
-                cols.add(ts, DEPTH, level.price, level.size, ASK)
-        elif msg.channel.startswith("trade"):
-            for trade in (msg.trades or []) + (msg.liquidation_trades or []):
+            offset = msg.offset
+            try:
+                for side, levels in ((BID, msg.order_book.bids), (ASK, msg.order_book.asks)):
+                    for level in levels:
+                        cols.add(ts, DEPTH, float(level.price), float(level.size), side)
+            except ValueError as exc:
+                raise DataError(f"{path}: frame {index} (`$[{index}].msg`): a level is not a number: {exc}") from None
+        elif isinstance(msg, TradeFrame):
+            for trade in msg.trades + (msg.liquidation_trades or []):
                 if trade.trade_id in seen:
                     continue
                 seen.add(trade.trade_id)
-                trades.append((trade.timestamp / 1000.0, trade.price, trade.size, 1.0 if trade.is_maker_ask else -1.0))
+                try:
+                    px, qty = float(trade.price), float(trade.size)
+                except ValueError as exc:
+                    raise DataError(f"{path}: frame {index} (`$[{index}].msg`): trade {trade.trade_id}: "
+                                    f"not a number: {exc}") from None
+                trades.append((trade.timestamp / 1000.0, px, qty, 1.0 if trade.is_maker_ask else -1.0))
     for ts, px, qty, side in sorted(trades, key=lambda t: t[0]):
         cols.add(ts, TRADE, px, qty, side)
     return cols, gaps
