@@ -16,6 +16,11 @@ Formats (the names `--format` takes):
     binance-trades  Binance trade dump: id,price,qty,quote_qty,time,is_buyer_maker (header optional)
     tardis-trades   Tardis/Gemini: exchange,symbol,timestamp(us),local_timestamp,id,side,price,amount
     klines-csv      ts_ms,open,high,low,close,volume  (bar open time)
+    lighter-candles Lighter `/api/v1/candles` JSON (reference §3.4): one response
+                    `{"code", "r": "1m", "c": [{"t", "o", "h", "l", "c", "v", ...}]}` or a JSON array
+                    of such pages; zero-valued fields omitted (read as 0); overlapping pages
+                    allowed (one bar per `t`). Only 1-minute candles: the kline fill model's
+                    intrabar path is stated for 1-minute bars.
 """
 from __future__ import annotations
 
@@ -43,7 +48,7 @@ class DataError(Exception):
 
 
 FORMATS = ("binance-depth", "lighter-ws", "bbo-csv", "trades-csv", "binance-trades", "tardis-trades",
-           "klines-csv")
+           "klines-csv", "lighter-candles")
 
 
 def open_bytes(path: Path) -> bytes:
@@ -74,6 +79,8 @@ def detect(path: Path, data: bytes) -> str:
     if head.startswith(b"["):
         if b'"msg"' in head and b'"ts"' in head:
             return "lighter-ws"
+    if head.startswith((b"{", b"[")) and b'"r"' in head and b'"c"' in head:
+        return "lighter-candles"
     if first[:1].isdigit() and b" {" in first[:40]:
         return "binance-depth"
     cols = first.replace(b" ", b"").split(b",")
@@ -228,9 +235,61 @@ def _klines_csv(path: Path, data: bytes) -> tuple[Columns, list[Gap]]:
         vol = _number(path, number, v, "volume")
         if hi < max(op, cl) or lo > min(op, cl):
             raise DataError(f"{path}:{number}: bad bar: high {h} / low {low} do not contain open {o} and close {c}")
-        path_px = (op, lo, hi, cl) if cl >= op else (op, hi, lo, cl)
-        for offset, px, prev in zip(KLINE_POINTS_S, path_px, (op,) + path_px[:-1]):
-            cols.add(t + offset, KLINE, px, vol / 4.0, 1.0 if px >= prev else -1.0)
+        _kline_points(cols, t, op, hi, lo, cl, vol)
+    return cols, clock.gaps
+
+
+def _kline_points(cols: Columns, t: float, op: float, hi: float, lo: float, cl: float, vol: float) -> None:
+    path_px = (op, lo, hi, cl) if cl >= op else (op, hi, lo, cl)
+    for offset, px, prev in zip(KLINE_POINTS_S, path_px, (op,) + path_px[:-1]):
+        cols.add(t + offset, KLINE, px, vol / 4.0, 1.0 if px >= prev else -1.0)
+
+
+class _Candle(msgspec.Struct):
+    t: int
+    o: float = 0.0
+    h: float = 0.0
+    l: float = 0.0          # noqa: E741 (Lighter's field name)
+    c: float = 0.0
+    v: float = 0.0
+
+
+class _CandlePage(msgspec.Struct):
+    r: str = ""
+    c: list[_Candle] = []
+    code: int = 200
+
+
+def _lighter_candles(path: Path, data: bytes) -> tuple[Columns, list[Gap]]:
+    """Pages are merged by open time `t` (ms); the same `t` in two pages must be the same bar."""
+    try:
+        doc = msgspec.json.decode(data, type=_CandlePage | list[_CandlePage], strict=False)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise DataError(f"{path}: {exc} (expected Lighter's candles response, `{{\"code\", \"r\", \"c\": [...]}}`, "
+                        f"or a JSON array of them; offsets are bytes of the decompressed JSON)") from None
+    pages = doc if isinstance(doc, list) else [doc]
+    bars: dict[int, tuple[float, float, float, float, float]] = {}
+    for index, page in enumerate(pages):
+        where = f"{path}: page {index}" if isinstance(doc, list) else f"{path}"
+        if page.code != 200:
+            raise DataError(f"{where}: the response has code {page.code}, not 200 (an error response was saved)")
+        if page.r != "1m":
+            raise DataError(f"{where}: resolution {page.r!r}: only 1-minute candles (`\"r\": \"1m\"`) can be "
+                            f"replayed; fetch them with resolution=1m")
+        for number, bar in enumerate(page.c):
+            row = (bar.o, bar.h, bar.l, bar.c, bar.v)
+            if min(bar.o, bar.h, bar.l, bar.c) <= 0:
+                raise DataError(f"{where}: candle {number} (t={bar.t}): a price is missing or not positive")
+            if bar.h < max(bar.o, bar.c) or bar.l > min(bar.o, bar.c):
+                raise DataError(f"{where}: candle {number} (t={bar.t}): bad bar: high {bar.h} / low {bar.l} do not "
+                                f"contain open {bar.o} and close {bar.c}")
+            if bars.setdefault(bar.t, row) != row:
+                raise DataError(f"{where}: candle {number} (t={bar.t}): differs from the bar with the same open "
+                                f"time in an earlier page")
+    cols, clock = Columns(), _Clock(path, KLINE_S * 1.5, "missing 1-minute candles")
+    for number, t_ms in enumerate(sorted(bars)):
+        clock.see(t_ms / 1000.0, number, cols)
+        _kline_points(cols, t_ms / 1000.0, *bars[t_ms])
     return cols, clock.gaps
 
 
@@ -393,5 +452,5 @@ def _lighter_ws(path: Path, data: bytes) -> tuple[Columns, list[Gap]]:
 _READERS: dict[str, Callable[[Path, bytes], tuple[Columns, list[Gap]]]] = {
     "binance-depth": _binance_depth, "lighter-ws": _lighter_ws, "bbo-csv": _bbo_csv,
     "trades-csv": _trades_csv, "binance-trades": _binance_trades, "tardis-trades": _tardis_trades,
-    "klines-csv": _klines_csv,
+    "klines-csv": _klines_csv, "lighter-candles": _lighter_candles,
 }
