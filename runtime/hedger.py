@@ -18,8 +18,13 @@ next clip's chase is measured from where the last one left off, otherwise in any
 market the second clip is "abandoned" by construction.
 
 Hysteresis: a plan starts only above `trigger_units` and runs until |inventory| is at
-`target_units`. A clip never exceeds |inventory| (it reduces the position, never flips
-it), whatever the venue's reduce-only would do. One hedge order at a time.
+`target_units`. A clip is at most |inventory| and goes out reduce-only, with one exception:
+when the venue minimum is larger than the position itself, a reduce-only clip cannot exist,
+and a position between the trigger and the minimum would stay unhedged for good (on SOL with
+the seed's numbers, 0.052 against a 0.061 minimum: the volatility pause, which resumes only
+once inventory is small, then never resumed). The hedger then sends the minimum, not
+reduce-only, provided the position it leaves on the other side is within `target_units`:
+|inventory| always shrinks. One hedge order at a time.
 
 Every tick's decision has a reason (`decision`), which the trading loop traces when it
 changes or when an order goes out. The hedger only returns intents; the trading loop
@@ -215,9 +220,24 @@ class Hedger:
         minimum = self.market.min_size_at(mid)
         if size < minimum:
             # The venue minimum may exceed what is left to hedge; overshooting the target by less
-            # than the trigger is fine, a refused order (21706) or a flipped position is not.
-            size = minimum if minimum - excess < self.config.trigger_units and minimum <= position else 0.0
+            # than the trigger is fine, a refused order (21706) is not, and neither is a flip
+            # beyond the target band.
+            if minimum <= position:
+                size = minimum if minimum - excess < self.config.trigger_units else 0.0
+            else:
+                size = minimum if self._flip_ok(minimum, position) else 0.0
         return size
+
+    def _flip_ok(self, size: float, position: float) -> bool:
+        """A clip larger than the position (only ever the venue minimum) leaves the position on the
+        other side within the target band."""
+        return size - position <= self.config.target_units + self.market.lot / 2
+
+    def _size_ok(self, size: float, position: float) -> tuple[bool, bool]:
+        """(may this clip go out, reduce-only?): reduce-only when it is at most the position."""
+        if size <= position + self.market.lot / 2:
+            return True, True
+        return self._flip_ok(size, position), False
 
     def _passive(self, side: Side, size: float, position: float, mid: float, features: dict[str, float],
                  live: LiveOrder | None, now: float, next_id) -> list[Intent]:
@@ -228,7 +248,8 @@ class Hedger:
             price = self.market.quantize_price(min(mid * (1 - offset), features["best_bid"] or mid), "buy")
         # The venue checks the notional at the order's own price, not at the mid the clip was sized at.
         size = max(size, self.market.min_size_at(price))
-        if size > position + self.market.lot / 2:
+        allowed, reduce_only = self._size_ok(size, position)
+        if not allowed:
             self._decide("no_size")
             return [CancelOrder(live.client_id)] if live else []
         if live is not None:
@@ -243,7 +264,7 @@ class Hedger:
             if self.supports_modify and live.state is OrderState.OPEN:
                 return [ModifyOrder(live.client_id, price, size)]
             return [CancelOrder(live.client_id)]
-        return [PlaceOrder(next_id(), side, price, size, "post_only", "hedge", reduce_only=True)]
+        return [PlaceOrder(next_id(), side, price, size, "post_only", "hedge", reduce_only=reduce_only)]
 
     def _abandon(self, side: Side, size: float, position: float, params: HedgeParams, features: dict[str, float],
                  now: float, next_id, moved: float) -> list[Intent]:
@@ -291,8 +312,9 @@ class Hedger:
         # Rounding with `side` rounds a sell limit up and a buy limit down: never past the cap.
         price = self.market.quantize_price(limit, side)
         size = max(size, self.market.min_size_at(price))
-        if size > position + self.market.lot / 2:
+        allowed, reduce_only = self._size_ok(size, position)
+        if not allowed:
             self._decide("no_size", moved)
             return []
         self.crosses_total += 1
-        return [PlaceOrder(next_id(), side, price, size, "ioc", "hedge", reduce_only=True)]
+        return [PlaceOrder(next_id(), side, price, size, "ioc", "hedge", reduce_only=reduce_only)]

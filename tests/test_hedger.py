@@ -217,7 +217,7 @@ def test_target_hysteresis():
 
 @settings(max_examples=300, deadline=None)
 @given(st.floats(-0.5, 0.5), st.floats(20.0, 400.0), st.booleans(), st.floats(0.1, 3.0))
-def test_a_hedge_never_exceeds_what_reduces_the_position(inventory, mid, force, clip_mult):
+def test_a_hedge_always_shrinks_the_position(inventory, mid, force, clip_mult):
     fx = NEUTRAL._replace(hedge_force_aggressive=force, hedge_clip_mult=clip_mult)
     for tick in range(3):
         s = Script(round(inventory, 3), effects=fx, exposure_s=10.0)
@@ -228,10 +228,53 @@ def test_a_hedge_never_exceeds_what_reduces_the_position(inventory, mid, force, 
                      "inventory_units": s.inventory, "unhedged_exposure_s": 10.0},
                     fx, s.orders, now, s.orders.next_client_id):
                 if isinstance(intent, PlaceOrder):
-                    assert intent.size <= abs(s.inventory) + 1e-9
+                    # At most the position and reduce-only; or, only when the venue minimum is
+                    # larger than the position, that minimum, leaving at most the target on the
+                    # other side: |inventory| always shrinks.
+                    if intent.reduce_only:
+                        assert intent.size <= abs(s.inventory) + 1e-9
+                    else:
+                        assert intent.size > abs(s.inventory) and intent.size <= SOL.min_size_at(intent.price) + 1e-9
+                        assert intent.size - abs(s.inventory) <= HedgerConfig().target_units + SOL.lot / 2
+                    assert abs(abs(s.inventory) - intent.size) < abs(s.inventory)
                     assert (intent.side == "sell") == (s.inventory > 0)
                     assert intent.size <= HedgerConfig().max_clip_units * clip_mult + SOL.min_size_at(mid)
                     assert SOL.is_valid_order(intent.price, intent.size)
+
+
+@pytest.mark.parametrize("cross", [False, True])
+def test_a_position_under_the_venue_minimum_is_hedged_by_the_minimum_into_the_target_band(cross):
+    # SOL at 146: the venue minimum is max(0.061, 10 quote / 146) = 0.069. A reduce-only clip of
+    # a 0.052 position cannot exist; before this the hedger said "no_size" for good, the position
+    # stayed above the volatility pause's resume bound (0.05) and the bot never quoted again
+    # (found replaying the SOL klines of 2025-05-04). Now it sends the minimum, not reduce-only.
+    s = Script(0.052, exposure_s=10.0 if cross else 0.0)
+    minimum = SOL.min_size_at(146.0)
+    assert minimum > 0.052
+    s.tick(0.0, 146.0)
+    s.orders.orders.clear()
+    intents = s.tick(1.0, 146.0)
+    [order] = places(intents, "ioc" if cross else "post_only")
+    assert order.side == "sell" and not order.reduce_only
+    assert order.size == pytest.approx(SOL.min_size_at(order.price))
+    assert abs(0.052 - order.size) <= HedgerConfig().target_units
+
+
+def test_a_flip_beyond_the_target_band_is_not_sent():
+    # 0.03 with a 0.069 minimum would leave -0.039 short, more than the 0.02 target: no hedge.
+    s = Script(0.03, exposure_s=10.0, trigger_units=0.025)
+    for now in (0.0, 1.0):
+        s.orders.orders.clear()
+        assert not [i for i in s.tick(now, 146.0) if isinstance(i, PlaceOrder)]
+    assert s.hedger.decision.reason == "no_size"
+
+
+def test_a_clip_within_the_position_stays_reduce_only():
+    s = Script(0.15, exposure_s=10.0)
+    s.tick(0.0, 146.0)
+    s.orders.orders.clear()
+    [order] = places(s.tick(1.0, 146.0), "ioc")
+    assert order.reduce_only and order.size <= 0.15
 
 
 # -- what the hedger sends under each hedge effect -----------------------------------------------------

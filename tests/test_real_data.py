@@ -91,3 +91,22 @@ def test_one_minute_sigma_matches_the_data_readme():
         prev_ts = ts
     assert statistics.median(sigmas[1:]) == pytest.approx(5.53, abs=0.05)
     assert all(math.isfinite(s) for s in sigmas)
+
+
+def test_the_bot_keeps_trading_through_a_day_of_sol_bars(tmp_path, capsys):
+    # The replay that found the hedger's dead zone: on 2025-05-04 a 0.052 SOL position (under
+    # the 0.069 venue minimum) could not be hedged, the volatility pause (which resumes only
+    # once |inventory| < 0.05) never lifted, and the bot made no fill from 22:30 to the end.
+    import json
+
+    from lighter_bot import cli
+    report = tmp_path / "report"
+    code = cli(["replay", "--data", str(need(PERP_BARS)), "--profile", str(REPO / "profiles" / "market_2.yaml"),
+                "--policies", str(REPO / "policies"), "--to", "2025-05-05T12:00:00Z", "--step", "1",
+                "--report", str(report), "--no-plots", "--cache", str(tmp_path / "cache")])
+    assert code == 0, capsys.readouterr().err
+    summary = json.loads((report / "summary.json").read_text())
+    window = summary["rules"]["edge_first.no_chase"]["active_s"]            # fires the whole run
+    assert summary["rules"]["volatility_pause.pause"]["active_s"] < 0.25 * window
+    fills = [json.loads(line) for line in (report / "fills.jsonl").read_text().splitlines()]
+    assert sum(f["ts"] >= 1746410400 for f in fills) >= 5                    # after 2025-05-05T02:00Z
