@@ -57,14 +57,38 @@ def test_a_replay_then_analyze_end_to_end(tmp_path, capsys):
     assert buckets["window"]["slices"] == 61 and len(buckets["buckets"]["mtm"]) == 9
     slices = (report / "slices.csv").read_text().splitlines()
     assert len(slices) == 62 and "guard:trend_guard.down_s" in slices[0]
-    # The suggestion was replayed: its edited policies and its policy diff are in the report.
-    [verdict] = buckets["verdicts"]
-    folder = Path(verdict["folder"])
-    diff = json.loads((folder / "diff.json").read_text())
-    assert diff["policy_changes"][0].startswith(f"{verdict['suggestion']}: ")
-    assert verdict["mtm_pnl_delta"] == diff["metrics"]["mtm_pnl"]["delta"]
-    assert ("**recommended**" in text) == verdict["recommended"]
-    assert f"suggestion: {verdict['suggestion']}" in out.out
+    # Every screened suggestion was replayed (with --data): its edited policies and policy diff are in the report.
+    assert len(buckets["verdicts"]) == len(buckets["suggestions"])
+    if not buckets["suggestions"]:
+        assert "No threshold change" in text
+    for verdict in buckets["verdicts"]:
+        diff = json.loads((Path(verdict["folder"]) / "diff.json").read_text())
+        assert diff["policy_changes"][0].startswith(f"{verdict['suggestion']}: ")
+        assert f"suggestion: {verdict['suggestion']}" in out.out
+
+
+def test_a_suggestion_is_recommended_only_when_its_policy_diff_replay_improves(tmp_path):
+    """verify() on the committed klines: the edited policy folder and its diff land in the report, and
+    the verdict is the replay's mark-to-market delta, whatever the screen thought."""
+    import adapters.replay as backend
+    from lighter_bot import BotConfig, load_config
+    from runtime.service import replay as replay_cli
+    from runtime.service.regimes.suggest import Coverage, Suggestion
+    from runtime.service.regimes.verify import verify
+
+    config, _ = replay_cli.apply_profile(load_config(None), SOL, BotConfig)
+    data = backend.load_data([KLINES], None, tmp_path / "cache", None, None)
+    screen = Coverage(-8.0, 1, 0.5, 0.1, -1.0)
+    proposals = [Suggestion("trend_guard", "down_trigger_bps", "", -6.0, value, screen, screen) for value in (-8.0, -20.0)]
+    verdicts = verify(proposals, REPO / "policies", config, data, backend, 1.0, tmp_path / "report")
+    assert [v.suggestion.proposed for v in verdicts] == [-8.0, -20.0]
+    for v in verdicts:
+        assert v.recommended == (v.diff["metrics"]["mtm_pnl"]["delta"] > 0)
+        assert v.diff["policy_changes"][0] == f"trend_guard.down_trigger_bps: -6 -> {v.suggestion.proposed:g}"
+        edited = (v.folder / "policies" / "trend_guard.yaml").read_text()
+        assert f"down_trigger_bps: {v.suggestion.proposed:g} " in edited
+        assert (v.folder / "diff.md").read_text().startswith("policy diff  A = ")
+    assert verdicts[0].diff["ticks"]["differing_ticks"] > 0
 
 
 def test_without_a_rules_log_the_guard_columns_say_not_available(tmp_path, capsys):

@@ -1,6 +1,6 @@
 """Each proposed threshold, replayed: `policy diff` of the policies against a copy with one param changed.
 
-The copy is written into the report (`suggestions/<policy.param>/policies/`) beside its
+The copy is written into the report (`suggestions/<policy.param>=<value>/policies/`) beside its
 `diff.md` and `diff.json`, so a trader can rerun the same check (`lighter-bot policy diff
 policies REPORT/suggestions/.../policies --data ...`) and promote the file by copying it. The
 policies' own replay (A) runs once and is reused for every proposal. A proposal is recommended
@@ -86,7 +86,7 @@ def verify(suggestions: list[Suggestion], policies_dir: Path, config, data, back
         edited = edited_texts(texts, s.policy, s.param, s.proposed)
         folder = None
         if report_dir is not None:
-            folder = report_dir / "suggestions" / s.key
+            folder = report_dir / "suggestions" / f"{s.key}={s.proposed:g}"
             (folder / "policies").mkdir(parents=True, exist_ok=True)
             for path, text in edited:
                 (folder / "policies" / Path(path).name).write_text(text)
