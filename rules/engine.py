@@ -15,8 +15,13 @@ Rules and state machines see each other's status as of the previous tick, so the
 result does not depend on rule order. The clock is an argument: nothing here reads
 the wall clock, which is what lets policy tests and replays drive it.
 
-Fast path: if every condition has the same value as last tick and no timer is due,
-nothing can change, so only expression-valued effects are recomputed.
+Fast paths, both exact (tested against stepping everything every tick):
+- change-driven conditions (rules.watch): the fused condition function runs only when a
+  feature crossed one of the set's thresholds, a rule or state it reads changed, one of the
+  conditions that thresholds cannot decide changed value, or a condition failed last time;
+  otherwise last tick's values stand;
+- if every condition has the same value as last tick and no timer is due, nothing can
+  change, so only expression-valued effects are recomputed.
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ from typing import Any, Iterable, Mapping, NamedTuple
 from rules.codegen import Failure
 from rules.effects import NEUTRAL, Effects, accumulate, neutral_accumulator, valid_value
 from rules.ruleset import CompiledMachine, CompiledRule, CompiledSet, EffectBlock
+from rules.watch import ConditionWatch, OpaqueWatch
 
 INACTIVE, PENDING, FIRING, COOLDOWN = 0, 1, 2, 3
 _INF = math.inf
@@ -82,11 +88,14 @@ class SwapReport:
 class PolicyEngine:
     """Holds the live compiled set and every rule's timers; `evaluate(features, now)` per tick."""
 
-    def __init__(self, compiled: CompiledSet, incremental: bool = True):
-        """`incremental=False` steps every rule on every tick: the slow reference the fast
-        path is tested against; never needed in production."""
+    def __init__(self, compiled: CompiledSet, incremental: bool = True, change_driven: bool = True):
+        """`incremental=False` evaluates every condition and steps every rule on every tick: the
+        slow reference the fast paths are tested against; never needed in production.
+        `change_driven=False` keeps the stepping fast path but runs every condition every tick
+        (the benchmark's "before")."""
         self.compiled = compiled
         self._incremental = incremental
+        self._every_tick = not (incremental and change_driven)
         self._rules: tuple[CompiledRule, ...] = compiled.rules
         self._states = [RuleState() for _ in compiled.rules]
         self._status = [False] * len(compiled.rules)
@@ -96,6 +105,7 @@ class PolicyEngine:
         self._vars = [m.vars[m.initial] for m in compiled.machines]
         self._last_conds: tuple | None = None
         self._deadline = -math.inf
+        self._watch_set(compiled)
         self._slot_owner = _slot_owners(compiled)
         self._due: dict[int, float] = {}      # rule index -> when its pending timer is due
         self._full_step = False
@@ -119,11 +129,23 @@ class PolicyEngine:
     # -- evaluation ---------------------------------------------------------------------------
     def evaluate(self, features: Mapping[str, float], now: float) -> Decision:
         """Step every rule and state machine to `now` and return the merged effects."""
-        conds = self.compiled.conditions(features, self._status, self._current, self._vars)
+        if self._stale or self._watch.moved(features) or \
+                self._opaque.moved(features, self._status, self._current, self._vars):
+            conds = self.compiled.conditions(features, self._status, self._current, self._vars)
+            self._watch.settle(features)
+            self._opaque.record(features, conds)
+            # A failed condition is a new Failure each time (so its rule is stepped and the error
+            # counted every tick): keep evaluating while any condition fails.
+            self._stale = self._every_tick or Failure in map(type, conds)
+        else:
+            conds = self._last_conds
         changed = False
         if conds != self._last_conds or now >= self._deadline or not self._incremental:
             changed = self._step(conds, now, self._last_conds if self._incremental else None)
             self._last_conds = conds
+            # Conditions read the rules' status and the machines' states: after a change they
+            # must run again next tick.
+            self._stale = self._stale or changed
         if changed or self._swapped:
             self._rebuild_static()
             self._swapped = False
@@ -143,6 +165,13 @@ class PolicyEngine:
             self._decision = Decision(self._seq, self._effects, False, None)
             return Decision(self._seq, self._effects, True, self.trace(features, now))
         return self._decision
+
+    def _watch_set(self, compiled: CompiledSet) -> None:
+        """Change detection for a new set; the first tick evaluates everything."""
+        plan = compiled.watch
+        self._watch = ConditionWatch(plan.thresholds)
+        self._opaque = OpaqueWatch(compiled.opaque_conditions, plan.opaque_features, plan.opaque_slots)
+        self._stale = True
 
     def _step(self, conds: tuple, now: float, last: tuple | None) -> bool:
         """Step the rules whose conditions changed or whose timer is due, then the machines.
@@ -245,7 +274,9 @@ class PolicyEngine:
             st.phase, st.cooldown_until = COOLDOWN, now + cooldown_s
             return st.cooldown_until
         st.phase = INACTIVE
-        return math.inf
+        # Released while `when` still holds (an `until` that overlaps it): stepping every tick would
+        # start it again on the next tick, so it is due then even if no condition changes.
+        return now if when else math.inf
 
     def _var(self, ref: tuple[int, int]) -> float:
         return self._vars[ref[0]][ref[1]]
@@ -451,6 +482,7 @@ class PolicyEngine:
         self._deadline = -math.inf
         self.errors = {k: v for k, v in self.errors.items() if k in {r.key for r in new.rules}}
         self._last_conds = None   # forces a full step on the next tick
+        self._watch_set(new)
         self._slot_owner = _slot_owners(new)
         self._due = {}
         self._static_memo = {}
