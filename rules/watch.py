@@ -30,7 +30,7 @@ import math
 import struct
 from bisect import bisect_left
 from dataclasses import dataclass
-from operator import itemgetter, lt
+from operator import itemgetter
 from typing import Any, Callable, Mapping
 
 from rules.expr import COMPILED_GLOBALS
@@ -219,30 +219,30 @@ class ConditionWatch:
 
     Each feature's region is an open interval (lo, hi) between two consecutive thresholds,
     or around one float when the value sits exactly on a threshold (then lo and hi are its
-    neighbours), so the check is two C-level passes over the values. A value that is not
-    finite (NaN, inf) never sits inside a region: its conditions run every tick."""
+    neighbours). The check is one generated expression, `B[0] < F['vol_bps'] < B[1] and ...`,
+    over a list of bounds that `settle` rewrites in place. A value that is not finite (NaN,
+    inf) never sits inside a region: its conditions run every tick."""
 
-    __slots__ = ("_names", "_thresholds", "_get", "_lo", "_hi")
+    __slots__ = ("_names", "_thresholds", "_get", "_bounds", "_inside")
 
     def __init__(self, thresholds: Mapping[str, tuple[float, ...]]):
         self._names = tuple(thresholds)
         self._thresholds = tuple(thresholds[name] for name in self._names)
         self._get = _getter(self._names)
-        self._lo: tuple[float, ...] = (math.inf,) * len(self._names)   # nothing is inside before settle()
-        self._hi: tuple[float, ...] = (-math.inf,) * len(self._names)
+        self._bounds = [math.inf, -math.inf] * len(self._names)   # nothing is inside before settle()
+        checks = " and ".join(f"B[{2 * k}] < F[{name!r}] < B[{2 * k + 1}]" for k, name in enumerate(self._names))
+        namespace: dict[str, Any] = {"__builtins__": {}}
+        exec(f"def _inside(F, B):\n    return {checks or 'True'}", namespace)  # noqa: S102 - catalog names only
+        self._inside = namespace["_inside"]
 
     def moved(self, features: Mapping[str, float]) -> bool:
-        values = self._get(features)
-        return not (all(map(lt, self._lo, values)) and all(map(lt, values, self._hi)))
+        return not self._inside(features, self._bounds)
 
     def settle(self, features: Mapping[str, float]) -> None:
         """Record the regions of the current values (after the conditions were evaluated on them)."""
-        lo, hi = [], []
-        for value, points in zip(self._get(features), self._thresholds):
-            low, high = _region(value, points)
-            lo.append(low)
-            hi.append(high)
-        self._lo, self._hi = tuple(lo), tuple(hi)
+        bounds = self._bounds
+        for k, (value, points) in enumerate(zip(self._get(features), self._thresholds)):
+            bounds[2 * k], bounds[2 * k + 1] = _region(value, points)
 
 
 def _region(value: float, points: tuple[float, ...]) -> tuple[float, float]:
