@@ -172,6 +172,29 @@ class PolicyEngine:
         self._watch = ConditionWatch(plan.thresholds)
         self._opaque = OpaqueWatch(compiled.opaque_conditions, plan.opaque_features, plan.opaque_slots)
         self._stale = True
+        # Features whose every change may matter: read by an opaque condition or by an
+        # expression-valued effect.
+        blind = set(plan.opaque_features)
+        for block in [rule.effects for rule in compiled.rules] + [b for m in compiled.machines for b in m.effects]:
+            blind.update(block.dynamic_features)
+        self._time_blind = frozenset(blind)
+
+    def next_change(self, now: float, rising: Iterable[str], features: Mapping[str, float],
+                    early_s: float) -> float:
+        """The earliest time an evaluation could decide differently if no feature changes except
+        those in `rising`, which grow with the clock (one second per second); `now` when the next
+        evaluation may already differ. Rule and state timers are exact; the time a rising
+        feature reaches its next threshold is computed, so it is reported `early_s` early."""
+        if self._stale or self._swapped or self._full_step:
+            return now
+        at = self._deadline
+        for name in rising:
+            if name in self._time_blind:
+                return now
+            upper = self._watch.upper(name)
+            if upper < math.inf:
+                at = min(at, now + (upper - features[name]) - early_s)
+        return max(at, now)
 
     def _step(self, conds: tuple, now: float, last: tuple | None) -> bool:
         """Step the rules whose conditions changed or whose timer is due, then the machines.

@@ -38,6 +38,7 @@ class EffectBlock:
     dynamic_names: tuple[str, ...]
     dynamic: Callable[..., tuple] | None     # (F, R, M, V) -> values for dynamic_names
     sources: dict[str, str]                  # effect name -> the text the trader wrote
+    dynamic_features: tuple[str, ...] = ()   # features the expression-valued effects read
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,7 +286,8 @@ class _SetCompiler:
         fn = None
         if dynamic:
             fn, _ = compile_source([e.python for _, e in dynamic], _identifiers([e for _, e in dynamic], self.used))
-        return EffectBlock(tuple(static), tuple(n for n, _ in dynamic), fn, sources)
+        return EffectBlock(tuple(static), tuple(n for n, _ in dynamic), fn, sources,
+                           tuple(sorted({f for _, e in dynamic for f in e.features})))
 
     # -- build --------------------------------------------------------------------------------
     def build(self) -> CompiledSet:

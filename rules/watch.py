@@ -238,6 +238,13 @@ class ConditionWatch:
     def moved(self, features: Mapping[str, float]) -> bool:
         return not self._inside(features, self._bounds)
 
+    def upper(self, name: str) -> float:
+        """The upper end of the region `name` sits in (inf when no condition compares it)."""
+        try:
+            return self._bounds[2 * self._names.index(name) + 1]
+        except ValueError:
+            return math.inf
+
     def settle(self, features: Mapping[str, float]) -> None:
         """Record the regions of the current values (after the conditions were evaluated on them)."""
         bounds = self._bounds

@@ -87,13 +87,19 @@ async def run_trader(trader: Trader, venue: Venue, clock: Clock, *, tick_interva
                      wake: asyncio.Event | None = None,
                      between_ticks: Callable[[float], None] | None = None,
                      after_tick: Callable[[float], None] | None = None,
-                     board: StatusBoard | None = None) -> RunSummary:
+                     board: StatusBoard | None = None,
+                     next_venue_event: Callable[[float], float] | None = None) -> RunSummary:
     """Tick until `duration_s` has passed or `stop` is set; always cancels everything at the end.
 
     Between ticks a venue that simulates inside `drain` is drained every `poll_interval_s`;
     when the venue calls its waker (our fill, a jump, a disconnect) the trader ticks at
     once instead of leaving the other quote stale until the next slot. After each tick the
     trader's status is published to `board` (what /health and /metrics read).
+
+    `next_venue_event(now)` (replay only: a simulated clock and a venue that knows its future)
+    skips idle ticks: those before both the venue's next event and `Trader.idle_until` would
+    do nothing, so they are only counted (`Trader.skip_tick`, `after_tick`), on the same grid of
+    times as ticking every interval. Live, every tick runs.
     """
     stop = stop or asyncio.Event()
     wake = wake or asyncio.Event()
@@ -154,6 +160,15 @@ async def run_trader(trader: Trader, venue: Venue, clock: Clock, *, tick_interva
             ticks += 1
             if not woken:
                 next_ts += tick_interval_s
+                if next_venue_event is not None and next_ts <= end:
+                    idle_until = min(trader.idle_until(now), next_venue_event(now))
+                    while next_ts < idle_until and next_ts <= end:
+                        now = next_ts
+                        trader.skip_tick(now)
+                        if after_tick is not None:
+                            after_tick(now)
+                        ticks += 1
+                        next_ts += tick_interval_s
     except Exception:
         reason = "error"
         raise
