@@ -109,3 +109,96 @@ def test_most_ticks_of_a_quiet_replay_are_skipped_and_the_rest_decide_the_same(t
     assert counted == counted_every == ran_every
     assert ran < counted * 0.75     # 12,112 of 18,060 ticks run: the capture is busy, with a gap
     assert summary == summary_every
+
+
+CLOCK_RULES = """
+policy: clock_rules
+params:
+  stale_s: 0.35
+rules:
+  - name: stale_book
+    when: book_age_s > stale_s
+    keep_for: 0.5s
+    then: {spread_add_bps: 3}
+  - name: warm_up
+    when: uptime_s < 2 or last_fill_age_s < 2
+    then: {size_mult: 0.9}
+  - name: late
+    when: uptime_s >= 4 and not active("warm_up")
+    for: 1.5s
+    cooldown: 3s
+    until: uptime_s >= 5.7
+    keep_for: 0.7s
+    then: {bid_spread_add_bps: 1}
+"""
+
+
+@pytest.mark.parametrize("step", [0.01, 0.1])
+@pytest.mark.parametrize("files,profile", [CASES[0], CASES[5]], ids=["binance-l2", "sol-trades"])
+def test_rules_on_ages_and_uptime_fire_at_the_same_ticks_when_idle_ticks_are_skipped(tmp_path, capsys, files,
+                                                                                      profile, step):
+    """Rules that read features rising with the clock (ages, uptime) cross their thresholds between
+    events: the skipped stretches end in time for them."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    for path in (REPO / "policies").glob("*.yaml"):
+        (policies / path.name).write_text(path.read_text())
+    (policies / "clock_rules.yaml").write_text(CLOCK_RULES)
+    paths = [FIXTURES / f for f in files]
+    data = load_data(paths, cache_dir=tmp_path / "cache")
+    outputs = []
+    for flag in ([], ["--no-skip-idle"]):
+        out = tmp_path / f"report{len(flag)}"
+        code = cli(["replay", "--data", *map(str, paths), "--profile", str(profile), "--policies", str(policies),
+                    "--report", str(out), "--cache", str(tmp_path / "cache"), "--no-plots", "--step", str(step),
+                    "--to", str(data.start_ts + 200), *flag])
+        assert code == 0, capsys.readouterr().err
+        outputs.append(((out / "summary.json").read_bytes(), (out / "fills.jsonl").read_bytes()))
+    assert outputs[0] == outputs[1]
+    rules = json.loads(outputs[0][0])["rules"]
+    assert rules["clock_rules.late"]["fired"] > 2 and rules["clock_rules.warm_up"]["fired"] > 0
+
+
+# -- what "nothing can change" means for the feature store ----------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.01, 40.0), st.sampled_from(["book", "fill_buy", "fill_sell", "none"]),
+                          st.floats(-30.0, 30.0)), min_size=1, max_size=30),
+       st.floats(0.0, 1.0))
+def test_between_ticks_the_feature_store_changes_only_by_the_clock_until_its_next_change(steps, fraction):
+    """After `advance(now)`, advancing to any time before `next_change(now)` moves only the features
+    it names as rising, each by exactly the time elapsed; everything else stays as it was (what
+    lets a replay skip the ticks in between)."""
+    import copy
+
+    from lighter_bot import BotConfig
+    from runtime.events import BookTop, Fill
+    from runtime.features import FeatureStore
+
+    store = FeatureStore(BotConfig())
+    now, mid, n = 1000.0, 100.0, 0
+    for dt, kind, move_bps in steps:
+        now += dt
+        if kind == "book":
+            mid *= 1 + move_bps * 1e-4
+            store.apply(BookTop(now, mid - 0.01, 1.0, mid + 0.01, 1.0))
+        elif kind.startswith("fill") and store.ready:
+            n += 1
+            store.apply(Fill(now, n, kind[5:], mid, 0.01, "maker", 0.0, f"t{n}"))
+        store.advance(now)
+        at, rising = store.next_change(now)
+        assert at >= now
+        later = now + (min(at, now + 120.0) - now) * fraction
+        if later >= at:
+            continue
+        moved = copy.deepcopy(store)
+        moved.advance(later)
+        for name, value in store.values.items():
+            if name in rising:
+                assert moved.values[name] == pytest.approx(value + (later - now), abs=1e-6), name
+            else:
+                assert moved.values[name] == value or (value != value and moved.values[name] != moved.values[name]), name
