@@ -4,9 +4,12 @@
 
 1. Rule evaluation: `PolicyEngine.evaluate(features, now)` on the shipped policies
    and on the shipped policies plus generated rules (about 30 rules), with feature
-   values replayed from a paper run so conditions flip as they do live. For
-   reference, the same conditions through simpleeval pre-parsed, and through
-   simpleeval parsing on every call.
+   values replayed from a paper run so conditions flip as they do live, and from a
+   100 ms replay of the shared Binance BTCUSDT L2 capture (skipped when absent).
+   Each change-driven (rules/watch.py: conditions run only when something can have
+   changed them) and, in the same run, with every condition evaluated every tick
+   (the "before"). For reference, the same conditions through simpleeval
+   pre-parsed, and through simpleeval parsing on every call.
 2. Whole tick: `Trader.on_events` + `Trader.tick` (features, rules, maker, hedger,
    risk gate) over a simulated paper run; the paper venue's own simulation is
    not included. Twice: with the null trace sink and logging off, and as
