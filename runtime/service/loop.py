@@ -160,7 +160,7 @@ async def run_trader(trader: Trader, venue: Venue, clock: Clock, *, tick_interva
             ticks += 1
             if not woken:
                 next_ts += tick_interval_s
-                if next_venue_event is not None and next_ts <= end:
+                if next_venue_event is not None and next_ts <= end and next_venue_event(now) > next_ts:
                     idle_until = min(trader.idle_until(now), next_venue_event(now))
                     while next_ts < idle_until and next_ts <= end:
                         now = next_ts
