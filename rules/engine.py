@@ -32,7 +32,7 @@ from typing import Any, Iterable, Mapping, NamedTuple
 from rules.codegen import Failure
 from rules.effects import NEUTRAL, Effects, accumulate, neutral_accumulator, valid_value
 from rules.ruleset import CompiledMachine, CompiledRule, CompiledSet, EffectBlock
-from rules.watch import ConditionWatch, OpaqueWatch
+from rules.watch import ConditionWatch, OpaqueWatch, feature_getter
 
 INACTIVE, PENDING, FIRING, COOLDOWN = 0, 1, 2, 3
 _INF = math.inf
@@ -129,14 +129,16 @@ class PolicyEngine:
     # -- evaluation ---------------------------------------------------------------------------
     def evaluate(self, features: Mapping[str, float], now: float) -> Decision:
         """Step every rule and state machine to `now` and return the merged effects."""
-        if self._stale or self._watch.moved(features) or \
+        if self._every_tick:
+            conds = self.compiled.conditions(features, self._status, self._current, self._vars)
+        elif self._stale or not self._inside(features, self._bounds) or \
                 self._opaque.moved(features, self._status, self._current, self._vars):
             conds = self.compiled.conditions(features, self._status, self._current, self._vars)
             self._watch.settle(features)
             self._opaque.record(features, conds)
             # A failed condition is a new Failure each time (so its rule is stepped and the error
             # counted every tick): keep evaluating while any condition fails.
-            self._stale = self._every_tick or Failure in map(type, conds)
+            self._stale = Failure in map(type, conds)
         else:
             conds = self._last_conds
         changed = False
@@ -170,14 +172,20 @@ class PolicyEngine:
         """Change detection for a new set; the first tick evaluates everything."""
         plan = compiled.watch
         self._watch = ConditionWatch(plan.thresholds)
+        self._inside, self._bounds = self._watch.inside, self._watch.bounds
         self._opaque = OpaqueWatch(compiled.opaque_conditions, plan.opaque_features, plan.opaque_slots)
         self._stale = True
         # Features whose every change may matter: read by an opaque condition or by an
         # expression-valued effect.
         blind = set(plan.opaque_features)
-        for block in [rule.effects for rule in compiled.rules] + [b for m in compiled.machines for b in m.effects]:
+        blocks = [rule.effects for rule in compiled.rules] + [b for m in compiled.machines for b in m.effects]
+        for block in blocks:
             blind.update(block.dynamic_features)
         self._time_blind = frozenset(blind)
+        # Expression-valued effects are recomputed only when a feature they read moved (or when
+        # one failed or was unusable last time: those are counted on every tick).
+        self._dynamic_get = feature_getter(tuple(sorted({f for b in blocks for f in b.dynamic_features})))
+        self._dynamic_seen: tuple | None = None
 
     def next_change(self, now: float, rising: Iterable[str], features: Mapping[str, float],
                     early_s: float) -> float:
@@ -364,13 +372,19 @@ class PolicyEngine:
         object is returned as is when no expression value moved (the common case)."""
         if not self._dynamic:
             return Effects._make(self._static_acc) if changed else self._effects
+        seen = self._dynamic_get(features)
+        if not changed and seen == self._dynamic_seen and not self._every_tick:
+            return self._effects
         values = [block.dynamic(features, self._status, self._current, self._vars) for _, block in self._dynamic]
         if not changed and values == self._dynamic_values:
+            self._dynamic_seen = seen
             return self._effects
         self._dynamic_values = values
         found: list[tuple[str, Any]] = []
+        errors = self.errors_total
         for (key, block), row in zip(self._dynamic, values):
             self._check_dynamic(key, block, row, found)
+        self._dynamic_seen = seen if self.errors_total == errors else None
         return Effects._make(accumulate(list(self._static_acc), found))
 
     def _collect_dynamic(self, key: str, block: EffectBlock, features: Mapping[str, float],

@@ -204,7 +204,7 @@ def _flips(pred: Callable[[float], bool], split_at_zero: bool) -> list[float]:
     return out
 
 
-def _getter(names: tuple[str, ...]) -> Callable[[Mapping[str, float]], tuple]:
+def feature_getter(names: tuple[str, ...]) -> Callable[[Mapping[str, float]], tuple]:
     """A C-level reader of `names` that always returns a tuple."""
     if not names:
         return lambda features: ()
@@ -223,31 +223,32 @@ class ConditionWatch:
     over a list of bounds that `settle` rewrites in place. A value that is not finite (NaN,
     inf) never sits inside a region: its conditions run every tick."""
 
-    __slots__ = ("_names", "_thresholds", "_get", "_bounds", "_inside")
+    __slots__ = ("_names", "_thresholds", "_get", "bounds", "inside")
 
     def __init__(self, thresholds: Mapping[str, tuple[float, ...]]):
         self._names = tuple(thresholds)
         self._thresholds = tuple(thresholds[name] for name in self._names)
-        self._get = _getter(self._names)
-        self._bounds = [math.inf, -math.inf] * len(self._names)   # nothing is inside before settle()
+        self._get = feature_getter(self._names)
+        self.bounds = [math.inf, -math.inf] * len(self._names)   # nothing is inside before settle()
         checks = " and ".join(f"B[{2 * k}] < F[{name!r}] < B[{2 * k + 1}]" for k, name in enumerate(self._names))
         namespace: dict[str, Any] = {"__builtins__": {}}
         exec(f"def _inside(F, B):\n    return {checks or 'True'}", namespace)  # noqa: S102 - catalog names only
-        self._inside = namespace["_inside"]
+        self.inside = namespace["_inside"]
 
     def moved(self, features: Mapping[str, float]) -> bool:
-        return not self._inside(features, self._bounds)
+        return not self.inside(features, self.bounds)
+        # (the engine calls `inside(features, bounds)` itself: one call per tick instead of two)
 
     def upper(self, name: str) -> float:
         """The upper end of the region `name` sits in (inf when no condition compares it)."""
         try:
-            return self._bounds[2 * self._names.index(name) + 1]
+            return self.bounds[2 * self._names.index(name) + 1]
         except ValueError:
             return math.inf
 
     def settle(self, features: Mapping[str, float]) -> None:
         """Record the regions of the current values (after the conditions were evaluated on them)."""
-        bounds = self._bounds
+        bounds = self.bounds
         for k, (value, points) in enumerate(zip(self._get(features), self._thresholds)):
             bounds[2 * k], bounds[2 * k + 1] = _region(value, points)
 
@@ -272,7 +273,7 @@ class OpaqueWatch:
 
     def __init__(self, function: Callable[..., tuple] | None, features: tuple[str, ...], slots: tuple[int, ...]):
         self._function = function
-        self._get = _getter(features)
+        self._get = feature_getter(features)
         self._slots = _getter_index(slots)
         self._features: tuple | None = None
         self._values: tuple | None = None
