@@ -214,7 +214,9 @@ class PolicyEngine:
             todo: Iterable[int] = range(len(self._rules))
             self._full_step = False
         else:
-            todo = {owner for owner, a, b in zip(self._slot_owner, conds, last) if a is not b}
+            # Conditions unchanged (the tick came for a timer): only the due rules need a step.
+            todo = set() if conds is last else {owner for owner, a, b in zip(self._slot_owner, conds, last)
+                                                 if a is not b}
             todo.discard(-1)
             for i, at in self._due.items():
                 if at <= now:

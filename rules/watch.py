@@ -248,9 +248,12 @@ class ConditionWatch:
 
     def settle(self, features: Mapping[str, float]) -> None:
         """Record the regions of the current values (after the conditions were evaluated on them)."""
-        bounds = self.bounds
-        for k, (value, points) in enumerate(zip(self._get(features), self._thresholds)):
-            bounds[2 * k], bounds[2 * k + 1] = _region(value, points)
+        bounds, thresholds = self.bounds, self._thresholds
+        low = 0
+        for value in self._get(features):
+            if not bounds[low] < value < bounds[low + 1]:    # only a feature that left its region
+                bounds[low], bounds[low + 1] = _region(value, thresholds[low // 2])
+            low += 2
 
 
 def _region(value: float, points: tuple[float, ...]) -> tuple[float, float]:
