@@ -53,7 +53,8 @@ def replay_once(paths, cache: Path, step: float, config, skip_idle: bool = True)
         trader = Trader(config, venue.market, policies, venue_name="replay", start_ts=data.start_ts,
                         supports_modify=True)
         trader_box.append(trader)
-        await run_trader(trader, venue, SimulatedClock(data.start_ts), tick_interval_s=step,
+        await run_trader(trader, venue, SimulatedClock(data.start_ts, yield_to_loop=False),
+                         tick_interval_s=step,
                          duration_s=data.end_ts - data.start_ts,
                          next_venue_event=venue.next_event_ts if skip_idle else None)
 

@@ -261,8 +261,8 @@ def run_replay(config, data, venue, policies, step: float, fills: list[dict], pr
             if bar is not None:
                 bar.update(now)
         try:
-            await run_trader(trader, venue, SimulatedClock(data.start_ts), tick_interval_s=step,
-                             duration_s=data.end_ts - data.start_ts, after_tick=after_tick,
+            await run_trader(trader, venue, SimulatedClock(data.start_ts, yield_to_loop=False),
+                             tick_interval_s=step, duration_s=data.end_ts - data.start_ts, after_tick=after_tick,
                              next_venue_event=venue.next_event_ts if skip_idle else None)
         finally:
             if bar is not None:
