@@ -165,7 +165,7 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(st.floats(0.01, 40.0), st.sampled_from(["book", "fill_buy", "fill_sell", "none"]),
                           st.floats(-30.0, 30.0)), min_size=1, max_size=30),
        st.floats(0.0, 1.0))
@@ -179,7 +179,9 @@ def test_between_ticks_the_feature_store_changes_only_by_the_clock_until_its_nex
     from runtime.events import BookTop, Fill
     from runtime.features import FeatureStore
 
-    store = FeatureStore(BotConfig())
+    # Short windows, so that random gaps reach past markouts, PnL windows and slices.
+    store = FeatureStore(BotConfig.model_validate({"features": {"pnl_slice_s": 20.0, "edge_window_s": 60.0,
+                                                                "markout_horizon_s": 3.0}}))
     now, mid, n = 1000.0, 100.0, 0
     for dt, kind, move_bps in steps:
         now += dt
@@ -188,7 +190,7 @@ def test_between_ticks_the_feature_store_changes_only_by_the_clock_until_its_nex
             store.apply(BookTop(now, mid - 0.01, 1.0, mid + 0.01, 1.0))
         elif kind.startswith("fill") and store.ready:
             n += 1
-            store.apply(Fill(now, n, kind[5:], mid, 0.01, "maker", 0.0, f"t{n}"))
+            store.apply(Fill(now, n, kind[5:], mid * (1 + move_bps * 1e-4), 0.01, "maker", 0.0, f"t{n}"))
         store.advance(now)
         at, rising = store.next_change(now)
         assert at >= now
