@@ -36,6 +36,7 @@ def replay(tmp_path, capsys, *files, profile=BTC, extra=(), plots=("--no-plots",
     (["btc_lighter-perp_trades_ws_head.csv"], BTC, "trades"),
     (["solusd_gemini-spot_trades_head.csv"], SOL, "trades"),
     (["solusdt_binance-usdm-perp_1m_head.csv"], SOL, "klines"),
+    (["sol_lighter-candles_1m_pages.json"], SOL, "klines"),
 ])
 def test_every_input_kind_replays_to_a_sane_report(tmp_path, capsys, files, profile, mode):
     extra = ("--to", "2025-05-04T16:03:00Z", "--step", "1") if mode == "klines" else ()

@@ -4,6 +4,7 @@ present (the `shared` tests skip, saying so, when they are not)."""
 from __future__ import annotations
 
 import gzip
+import json
 import os
 from pathlib import Path
 
@@ -28,6 +29,7 @@ CASES = {
     "solusd_gemini-spot_tardis_layout_head.csv": ("tardis-trades", {TRADE}),
     "btcusdt_binance-dump_layout_head.csv": ("binance-trades", {TRADE}),
     "solusdt_binance-usdm-perp_1m_head.csv": ("klines-csv", {KLINE}),
+    "sol_lighter-candles_1m_pages.json": ("lighter-candles", {KLINE}),
 }
 
 
@@ -60,6 +62,39 @@ def test_the_same_prints_read_the_same_in_every_trade_layout(tmp_path):
     trades = normal.events.kind == TRADE
     assert np.array_equal(normal.events.px[trades][:n], tardis.events.px)
     assert np.array_equal(normal.events.aux[trades][:n], tardis.events.aux)
+
+
+def test_lighter_candles_read_as_the_same_bars_as_a_kline_file(tmp_path):
+    # The fixture holds the kline fixture's first 120 bars in Lighter's candles envelope: two
+    # pages, newest first, overlapping by 10 bars, zero-valued fields omitted.
+    klines, _ = load(FIXTURES / "solusdt_binance-usdm-perp_1m_head.csv", cache_dir=None)
+    candles, _ = load(FIXTURES / "sol_lighter-candles_1m_pages.json", cache_dir=None)
+    n = len(candles.events)
+    assert n == 120 * 4 and candles.gaps == []
+    for column in ("ts", "kind", "px", "qty", "aux"):
+        assert np.array_equal(getattr(klines.events, column)[:n], getattr(candles.events, column)), column
+
+
+def _candles(tmp_path, pages) -> Path:
+    path = tmp_path / "candles.json"
+    path.write_text(json.dumps(pages))
+    return path
+
+
+@pytest.mark.parametrize("pages,message", [
+    ({"code": 200, "r": "5m", "c": [{"t": 60000, "o": 1, "h": 1, "l": 1, "c": 1}]},
+     "resolution '5m': only 1-minute candles"),
+    ([{"code": 200, "r": "1m", "c": []}, {"code": 429, "r": "1m", "c": []}], "page 1: the response has code 429"),
+    ([{"code": 200, "r": "1m", "c": [{"t": 60000, "o": 2, "h": 2, "l": 2, "c": 2}]},
+      {"code": 200, "r": "1m", "c": [{"t": 60000, "o": 2, "h": 3, "l": 2, "c": 2}]}],
+     "page 1: candle 0 (t=60000): differs from the bar with the same open time"),
+    ({"code": 200, "r": "1m", "c": [{"t": 60000, "h": 2, "l": 1, "c": 2}]}, "candle 0 (t=60000): a price is missing"),
+    ({"code": 200, "r": "1m", "c": [{"t": 60000, "o": 2, "h": 1.5, "l": 1, "c": 2}]}, "bad bar"),
+    ({"code": 200, "r": "1m", "c": [{"t": "soon", "o": 2}]}, "Expected `int`"),
+])
+def test_bad_lighter_candles_are_refused_with_the_page_and_candle(tmp_path, capsys, pages, message):
+    code, err = _convert(capsys, _candles(tmp_path, pages), "--cache", tmp_path / "cache")
+    assert code == 1 and str(tmp_path / "candles.json") in err and message in err, err
 
 
 def test_gaps_are_found_and_located():
@@ -107,6 +142,21 @@ def test_a_broken_lighter_capture_is_located(tmp_path, capsys):
     path.write_bytes(text[:5000])
     code, err = _convert(capsys, path, "--cache", tmp_path / "cache")
     assert code == 1 and str(path) in err and "byte" in err
+
+
+def test_a_capture_frame_lighter_would_not_send_is_located_by_the_live_wire_model(tmp_path, capsys):
+    # The replay reads captures with the live adapter's own models: a trade without its
+    # `is_maker_ask` is refused here exactly as the live feed would refuse it.
+    frames = json.loads(gzip.decompress((FIXTURES / "btc_lighter-perp_ws_capture_head.json.gz").read_bytes()))
+    index = next(i for i, f in enumerate(frames) if json.loads(f["msg"])["type"] == "update/trade")
+    msg = json.loads(frames[index]["msg"])
+    del msg["trades"][0]["is_maker_ask"]
+    frames[index]["msg"] = json.dumps(msg)
+    path = tmp_path / "capture.json"
+    path.write_text(json.dumps(frames))
+    code, err = _convert(capsys, path, "--cache", tmp_path / "cache")
+    assert code == 1 and f"{path}: frame {index} (`$[{index}].msg`)" in err and "is_maker_ask" in err
+    assert "Traceback" not in err
 
 
 def test_convert_says_what_it_did_and_then_reads_the_cache(tmp_path, capsys):

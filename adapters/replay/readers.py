@@ -9,13 +9,18 @@ Formats (the names `--format` takes):
                     REST depth snapshot, `@depth` diffs synchronised by `U/u/pu`, `@trade`.
                     `@bookTicker` lines are skipped: the depth diffs already give the touch.
     lighter-ws      Lighter websocket capture: a JSON array of {"ts", "msg"} (gzip or not):
-                    `order_book` snapshot and deltas (checked by `offset`), `trade` messages.
-                    It should move to the live adapter's wire models once adapters/lighter lands.
+                    `order_book` snapshot and deltas (checked by `offset`), `trade` messages,
+                    parsed by the live adapter's own wire models (one parser for live and replay).
     bbo-csv         ts_ms,local_ts_ms,bid_price,bid_qty,ask_price,ask_qty
     trades-csv      ts_ms,price,qty,side   (side: taker side, buy/sell)
     binance-trades  Binance trade dump: id,price,qty,quote_qty,time,is_buyer_maker (header optional)
     tardis-trades   Tardis/Gemini: exchange,symbol,timestamp(us),local_timestamp,id,side,price,amount
     klines-csv      ts_ms,open,high,low,close,volume  (bar open time)
+    lighter-candles Lighter `/api/v1/candles` JSON (reference §3.4): one response
+                    `{"code", "r": "1m", "c": [{"t", "o", "h", "l", "c", "v", ...}]}` or a JSON array
+                    of such pages; zero-valued fields omitted (read as 0); overlapping pages
+                    allowed (one bar per `t`). Only 1-minute candles: the kline fill model's
+                    intrabar path is stated for 1-minute bars.
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ from typing import Callable, Iterator
 
 import msgspec
 
+from adapters.lighter.messages import OrderBookFrame, TradeFrame, WireError, parse_frame
 from adapters.replay.columns import (ASK, BBO, BID, CLEAR, DEPTH, GAP, KLINE, RESUME, TRADE, Columns, Gap)
 
 # A stretch without any event this long is reported as a gap (seconds), per kind of input.
@@ -42,7 +48,7 @@ class DataError(Exception):
 
 
 FORMATS = ("binance-depth", "lighter-ws", "bbo-csv", "trades-csv", "binance-trades", "tardis-trades",
-           "klines-csv")
+           "klines-csv", "lighter-candles")
 
 
 def open_bytes(path: Path) -> bytes:
@@ -73,6 +79,8 @@ def detect(path: Path, data: bytes) -> str:
     if head.startswith(b"["):
         if b'"msg"' in head and b'"ts"' in head:
             return "lighter-ws"
+    if head.startswith((b"{", b"[")) and b'"r"' in head and b'"c"' in head:
+        return "lighter-candles"
     if first[:1].isdigit() and b" {" in first[:40]:
         return "binance-depth"
     cols = first.replace(b" ", b"").split(b",")
@@ -227,9 +235,61 @@ def _klines_csv(path: Path, data: bytes) -> tuple[Columns, list[Gap]]:
         vol = _number(path, number, v, "volume")
         if hi < max(op, cl) or lo > min(op, cl):
             raise DataError(f"{path}:{number}: bad bar: high {h} / low {low} do not contain open {o} and close {c}")
-        path_px = (op, lo, hi, cl) if cl >= op else (op, hi, lo, cl)
-        for offset, px, prev in zip(KLINE_POINTS_S, path_px, (op,) + path_px[:-1]):
-            cols.add(t + offset, KLINE, px, vol / 4.0, 1.0 if px >= prev else -1.0)
+        _kline_points(cols, t, op, hi, lo, cl, vol)
+    return cols, clock.gaps
+
+
+def _kline_points(cols: Columns, t: float, op: float, hi: float, lo: float, cl: float, vol: float) -> None:
+    path_px = (op, lo, hi, cl) if cl >= op else (op, hi, lo, cl)
+    for offset, px, prev in zip(KLINE_POINTS_S, path_px, (op,) + path_px[:-1]):
+        cols.add(t + offset, KLINE, px, vol / 4.0, 1.0 if px >= prev else -1.0)
+
+
+class _Candle(msgspec.Struct):
+    t: int
+    o: float = 0.0
+    h: float = 0.0
+    l: float = 0.0          # noqa: E741 (Lighter's field name)
+    c: float = 0.0
+    v: float = 0.0
+
+
+class _CandlePage(msgspec.Struct):
+    r: str = ""
+    c: list[_Candle] = []
+    code: int = 200
+
+
+def _lighter_candles(path: Path, data: bytes) -> tuple[Columns, list[Gap]]:
+    """Pages are merged by open time `t` (ms); the same `t` in two pages must be the same bar."""
+    try:
+        doc = msgspec.json.decode(data, type=_CandlePage | list[_CandlePage], strict=False)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise DataError(f"{path}: {exc} (expected Lighter's candles response, `{{\"code\", \"r\", \"c\": [...]}}`, "
+                        f"or a JSON array of them; offsets are bytes of the decompressed JSON)") from None
+    pages = doc if isinstance(doc, list) else [doc]
+    bars: dict[int, tuple[float, float, float, float, float]] = {}
+    for index, page in enumerate(pages):
+        where = f"{path}: page {index}" if isinstance(doc, list) else f"{path}"
+        if page.code != 200:
+            raise DataError(f"{where}: the response has code {page.code}, not 200 (an error response was saved)")
+        if page.r != "1m":
+            raise DataError(f"{where}: resolution {page.r!r}: only 1-minute candles (`\"r\": \"1m\"`) can be "
+                            f"replayed; fetch them with resolution=1m")
+        for number, bar in enumerate(page.c):
+            row = (bar.o, bar.h, bar.l, bar.c, bar.v)
+            if min(bar.o, bar.h, bar.l, bar.c) <= 0:
+                raise DataError(f"{where}: candle {number} (t={bar.t}): a price is missing or not positive")
+            if bar.h < max(bar.o, bar.c) or bar.l > min(bar.o, bar.c):
+                raise DataError(f"{where}: candle {number} (t={bar.t}): bad bar: high {bar.h} / low {bar.l} do not "
+                                f"contain open {bar.o} and close {bar.c}")
+            if bars.setdefault(bar.t, row) != row:
+                raise DataError(f"{where}: candle {number} (t={bar.t}): differs from the bar with the same open "
+                                f"time in an earlier page")
+    cols, clock = Columns(), _Clock(path, KLINE_S * 1.5, "missing 1-minute candles")
+    for number, t_ms in enumerate(sorted(bars)):
+        clock.see(t_ms / 1000.0, number, cols)
+        _kline_points(cols, t_ms / 1000.0, *bars[t_ms])
     return cols, clock.gaps
 
 
@@ -338,34 +398,6 @@ class _Frame(msgspec.Struct):
     msg: str
 
 
-class _Level(msgspec.Struct):
-    price: float
-    size: float
-
-
-class _Book(msgspec.Struct):
-    asks: list[_Level] = []
-    bids: list[_Level] = []
-
-
-class _LTrade(msgspec.Struct):
-    price: float
-    size: float
-    is_maker_ask: bool
-    timestamp: int
-    trade_id: int = 0
-
-
-class _LMsg(msgspec.Struct):
-    type: str = ""
-    channel: str = ""
-    offset: int | None = None
-    timestamp: int | None = None
-    order_book: _Book | None = None
-    trades: list[_LTrade] | None = None
-    liquidation_trades: list[_LTrade] | None = None
-
-
 def _lighter_ws(path: Path, data: bytes) -> tuple[Columns, list[Gap]]:
     """The order book starts at the `subscribed/order_book` snapshot; deltas must continue its
     `offset` one by one (a jump is a gap). Trades of the subscription snapshot and of updates are
@@ -375,37 +407,43 @@ def _lighter_ws(path: Path, data: bytes) -> tuple[Columns, list[Gap]]:
         frames = msgspec.json.decode(data, type=list[_Frame])
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise DataError(f"{path}: {exc} (offsets are bytes of the decompressed JSON)") from None
-    dec = msgspec.json.Decoder(_LMsg, strict=False)
     cols, gaps = Columns(), []
     offset: int | None = None
     seen: set[int] = set()
     trades: list[tuple[float, float, float, float]] = []
     for index, frame in enumerate(frames):
         try:
-            msg = dec.decode(frame.msg)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            msg = parse_frame(frame.msg)
+        except WireError as exc:
             raise DataError(f"{path}: frame {index} (`$[{index}].msg`): {exc}") from None
-        ts = msg.timestamp / 1000.0 if msg.timestamp else frame.ts
-        if msg.channel.startswith("order_book") and msg.order_book is not None:
-            if msg.type.startswith("subscribed"):
+        if isinstance(msg, OrderBookFrame):
+            ts = msg.timestamp / 1000.0 if msg.timestamp else frame.ts
+            if msg.is_snapshot:
                 cols.add(ts, CLEAR, 0.0, 0.0, 0.0)
             elif offset is None:
                 continue                            # a delta before any snapshot
-            elif msg.offset is not None and msg.offset != offset + 1:
+            elif msg.offset != offset + 1:
                 gaps.append(Gap(ts, 0.0, f"{path}: frame {index}",
                                 f"order book offset jumps from {offset} to {msg.offset}"))
                 cols.add(ts, GAP, 0.0, 0.0, 0.0)
-            offset = msg.offset if msg.offset is not None else (offset or 0) + 1
-            for level in msg.order_book.bids:
-                cols.add(ts, DEPTH, level.price, level.size, BID)
-            for level in msg.order_book.asks:
-                cols.add(ts, DEPTH, level.price, level.size, ASK)
-        elif msg.channel.startswith("trade"):
-            for trade in (msg.trades or []) + (msg.liquidation_trades or []):
+            offset = msg.offset
+            try:
+                for side, levels in ((BID, msg.order_book.bids), (ASK, msg.order_book.asks)):
+                    for level in levels:
+                        cols.add(ts, DEPTH, float(level.price), float(level.size), side)
+            except ValueError as exc:
+                raise DataError(f"{path}: frame {index} (`$[{index}].msg`): a level is not a number: {exc}") from None
+        elif isinstance(msg, TradeFrame):
+            for trade in msg.trades + (msg.liquidation_trades or []):
                 if trade.trade_id in seen:
                     continue
                 seen.add(trade.trade_id)
-                trades.append((trade.timestamp / 1000.0, trade.price, trade.size, 1.0 if trade.is_maker_ask else -1.0))
+                try:
+                    px, qty = float(trade.price), float(trade.size)
+                except ValueError as exc:
+                    raise DataError(f"{path}: frame {index} (`$[{index}].msg`): trade {trade.trade_id}: "
+                                    f"not a number: {exc}") from None
+                trades.append((trade.timestamp / 1000.0, px, qty, 1.0 if trade.is_maker_ask else -1.0))
     for ts, px, qty, side in sorted(trades, key=lambda t: t[0]):
         cols.add(ts, TRADE, px, qty, side)
     return cols, gaps
@@ -414,5 +452,5 @@ def _lighter_ws(path: Path, data: bytes) -> tuple[Columns, list[Gap]]:
 _READERS: dict[str, Callable[[Path, bytes], tuple[Columns, list[Gap]]]] = {
     "binance-depth": _binance_depth, "lighter-ws": _lighter_ws, "bbo-csv": _bbo_csv,
     "trades-csv": _trades_csv, "binance-trades": _binance_trades, "tardis-trades": _tardis_trades,
-    "klines-csv": _klines_csv,
+    "klines-csv": _klines_csv, "lighter-candles": _lighter_candles,
 }
