@@ -35,6 +35,7 @@ CASES = [
     (["solusd_gemini-spot_trades_head.csv"], SOL),
     (["solusd_gemini-spot_tardis_layout_head.csv"], SOL),
     (["solusdt_binance-usdm-perp_1m_head.csv"], SOL),
+    (["sol_lighter-candles_1m_pages.json"], SOL),
 ]
 
 
@@ -51,7 +52,7 @@ def report(tmp_path: Path, capsys, files: list[Path], profile: Path, step: float
 
 
 @pytest.mark.parametrize("step", [0.01, 0.1])
-@pytest.mark.parametrize("files,profile", CASES, ids=[c[0][0].split("_head")[0] for c in CASES])
+@pytest.mark.parametrize("files,profile", CASES, ids=[c[0][0].split("_head")[0].split(".")[0] for c in CASES])
 def test_skipping_idle_ticks_gives_the_same_report_as_ticking_every_step(tmp_path, capsys, files, profile, step):
     paths = [FIXTURES / f for f in files]
     skipped = report(tmp_path, capsys, paths, profile, step, skip=True)
