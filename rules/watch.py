@@ -68,7 +68,7 @@ def plan_watch(lines: list[str]) -> WatchPlan:
                 thresholds.setdefault(feature, set()).update(points)
         else:
             opaque_slots.append(slot)
-            opaque_features.update(n.id[2:] for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id.startswith("f_"))
+            opaque_features.update(name[2:] for name in _features(tree))
     return WatchPlan({f: tuple(sorted(p)) for f, p in sorted(thresholds.items())}, tuple(opaque_slots),
                      tuple(sorted(opaque_features)))
 

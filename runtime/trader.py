@@ -291,7 +291,8 @@ class Trader:
         """Account for a tick `idle_until` showed would do nothing: the tick count, and the risk
         gate's drawdown window, which samples equity on every tick."""
         values = self.features.values
-        self.risk.observe(now, values["mid"], values["book_age_s"], values["realized_pnl_total"] + values["unrealized_pnl"])
+        self.risk.observe(now, values["mid"], values["book_age_s"],
+                          values["realized_pnl_total"] + values["unrealized_pnl"])
         self.now = now
         self.ticks_total += 1
 

@@ -120,7 +120,8 @@ def policy_sets(draw) -> list[str]:
             lines.append('    keep_for: state_var("m", "hold_s")' if not any(l.startswith("    keep_for")
                                                                            for l in lines) else "")
         effect = draw(st.sampled_from(["{spread_add_bps: 1.5}", "{size_mult: 0.8}", "{pause: bid}",
-                                       "{spread_add_bps: 'vol_bps / 10'}", "{size_mult: 'max(0.1, 1 - abs(trend_bps) / 100)'}"]))
+                                       "{spread_add_bps: 'vol_bps / 10'}",
+                                       "{size_mult: 'max(0.1, 1 - abs(trend_bps) / 100)'}"]))
         lines.append(f"    then: {effect}")
         rules.append("\n".join(line for line in lines if line))
     texts = ["policy: p\nrules:\n" + "\n".join(rules) + "\n"]

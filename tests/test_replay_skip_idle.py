@@ -204,4 +204,5 @@ def test_between_ticks_the_feature_store_changes_only_by_the_clock_until_its_nex
             if name in rising:
                 assert moved.values[name] == pytest.approx(value + (later - now), abs=1e-6), name
             else:
-                assert moved.values[name] == value or (value != value and moved.values[name] != moved.values[name]), name
+                after = moved.values[name]
+                assert after == value or (value != value and after != after), name

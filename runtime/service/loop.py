@@ -166,8 +166,9 @@ async def run_trader(trader: Trader, venue: Venue, clock: Clock, *, tick_interva
             ticks += 1
             if not woken:
                 next_ts += tick_interval_s
-                if next_venue_event is not None and next_ts <= end and next_venue_event(now) > next_ts:
-                    idle_until = min(trader.idle_until(now), next_venue_event(now))
+                venue_quiet_until = next_venue_event(now) if next_venue_event is not None else -math.inf
+                if next_ts < venue_quiet_until and next_ts <= end:
+                    idle_until = min(trader.idle_until(now), venue_quiet_until)
                     while next_ts < idle_until and next_ts <= end:
                         now = next_ts
                         trader.skip_tick(now)
