@@ -10,7 +10,9 @@ Prints, on one process:
 
     PYTHONPATH=. python benchmarks/replay_throughput.py [--data-dir ../shared/data] [--repeat 3]
 
-hftbacktest is not run: it is not installed here (no `[bench]` extra yet).
+With hftbacktest installed (`pip install -e '.[bench]'`), the same run then measures it on the same
+files at the same steps (benchmarks/hftbacktest_peer.py) and prints our throughput as a ratio of
+its: this machine is noisy, so only figures from one run are compared.
 """
 from __future__ import annotations
 
@@ -65,16 +67,22 @@ def replay_once(paths, cache: Path, step: float, config, skip_idle: bool = True)
 
 
 def command(paths, cache: Path) -> tuple[float, int]:
+    """Wall time and peak RSS (MB) of one `replay` command: the RSS of that child alone (wait4), not
+    the largest of every child this process ever waited for."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
     args = [sys.executable, "-c", "from lighter_bot import main; main()", "replay", "--data", *map(str, paths),
             "--profile", str(REPO / "profiles" / "market_1.yaml"), "--policies", str(REPO / "policies"),
             "--cache", str(cache), "--step", "0.1"]
     started = time.perf_counter()
-    done = subprocess.run(args, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"replay command failed:\n{done.stderr}")
-    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+    with tempfile.TemporaryFile() as err:
+        child = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - started
+        if child.returncode != 0:
+            err.seek(0)
+            raise SystemExit(f"replay command failed:\n{err.read().decode(errors='replace')}")
+    return wall, usage.ru_maxrss // 1024
 
 
 def main() -> None:
@@ -101,6 +109,7 @@ def main() -> None:
               f"median {statistics.median(convert):.2f} s of {args.repeat}")
         for path in paths:
             load(path, cache_dir=cache)
+        ours: dict[float, float] = {}
         for step in (0.1, 0.01):
             for label, skip in (("idle ticks skipped (as `replay` runs)", True), ("every tick run", False)):
                 runs = [replay_once(paths, cache, step, config, skip) for _ in range(args.repeat)]
@@ -109,16 +118,40 @@ def main() -> None:
                 print(f"replay at {step * 1000:g} ms steps, {label}: {levels} price-level events, {fills} fills; "
                       f"median {statistics.median(walls):.2f} s = {levels / statistics.median(walls) / 1e6:.2f} M level "
                       f"events/s (best {levels / walls[0] / 1e6:.2f} M)")
+                if skip:
+                    ours[step] = levels / statistics.median(walls)
         print(f"in-process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB")
+        peer(paths, levels, ours, args.repeat)
         cold = []
         warm = []
+        rss = 0
         for i in range(args.repeat):
             fresh = Path(tmp) / f"cmd{i}"
-            cold.append(command(paths, fresh)[0])
-            warm.append(command(paths, fresh)[0])
-        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+            for runs in (cold, warm):
+                wall, peak = command(paths, fresh)
+                runs.append(wall)
+                rss = max(rss, peak)
         print(f"`lighter-bot replay` (100 ms steps, BTC profile) wall time: cold median {statistics.median(cold):.2f} s, "
               f"warm median {statistics.median(warm):.2f} s; peak RSS of the command {rss} MB")
+
+
+def peer(paths, levels: int, ours: dict[float, float], repeat: int) -> None:
+    """hftbacktest on the same files and steps, in this run; our throughput as a ratio of its."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import hftbacktest_peer
+    if not hftbacktest_peer.available():
+        print("hftbacktest: not installed (pip install -e '.[bench]'); no peer ratio")
+        return
+    import contextlib
+    import io
+    with contextlib.redirect_stdout(io.StringIO()):        # its converter prints its corrections
+        result = hftbacktest_peer.measure(paths, levels, steps=tuple(ours), repeat=repeat)
+    print(f"hftbacktest {hftbacktest_peer.version()}: conversion {result['convert_s']:.2f} s, numba JIT "
+          f"{result['jit_s']:.1f} s (once per process)")
+    for step, r in result["steps"].items():
+        print(f"hftbacktest at {step * 1000:g} ms steps: {r['fills']} fills; median {r['wall_s']:.3f} s = "
+              f"{r['level_events_per_s'] / 1e6:.2f} M level events/s; replay / hftbacktest = "
+              f"{ours[step] / r['level_events_per_s']:.2f}")
 
 
 if __name__ == "__main__":
