@@ -151,9 +151,13 @@ def build_report(params, combos, rows: list[dict], data: list, step: float, obje
     order = rank(rows, objective, bound)
     warnings = []
     best = runner_up = noise = None
+    if order and len(order) > 1 and len({rows[i][objective] for i in order}) == 1:
+        warnings.append(f"flat: every value within the bound gives the same {OBJECTIVES[objective]} "
+                        f"({rows[order[0]][objective]:g}); this data does not tell the values apart")
+    elif order:
+        warnings += edge_warnings(combos[order[0]].values, [(p.name, p.values) for p in params])
     if order:
         best = order[0]
-        warnings += edge_warnings(combos[best].values, [(p.name, p.values) for p in params])
         if len(order) > 1:
             runner_up = order[1]
             noise, more = noise_check(rows[best], rows[runner_up], objective)
