@@ -30,7 +30,7 @@ SOL_KLINES = (FIXTURES / "solusdt_binance-usdm-perp_1m_head.csv", "--profile", s
 
 def sweep(tmp_path, capsys, *sweeps, data=SOL_KLINES, extra=(), report="report"):
     out_dir = tmp_path / report
-    code = cli(["replay", "--data", str(data[0]), *data[1:], "--policies", str(POLICIES), "--report", str(out_dir),
+    code = cli(["replay", "--data", *map(str, data), "--policies", str(POLICIES), "--report", str(out_dir),
                 "--cache", str(tmp_path / "cache"), *[a for s in sweeps for a in ("--sweep", s)], *extra])
     out = capsys.readouterr()
     assert "Traceback" not in out.err
@@ -277,3 +277,21 @@ def test_the_bootstrap_is_deterministic_and_its_interval_holds_the_difference():
     first, second = block_bootstrap(diffs), block_bootstrap(diffs)
     assert first == second and first["block_slices"] == 3 and first["slices"] == 10
     assert first["interval"][0] <= first["difference"] <= first["interval"][1]
+
+
+def test_each_data_file_is_its_own_task_and_a_row_adds_them_up(tmp_path, capsys):
+    one_day = SOL_KLINES
+    copy = tmp_path / "second_day.csv"
+    copy.write_bytes(SOL_KLINES[0].read_bytes())
+    code, single, out = sweep(tmp_path, capsys, "maker.spread_bps=9:10:1", data=one_day, extra=("--no-plots",),
+                              report="single")
+    assert code == 0, out.err
+    code, double, out = sweep(tmp_path, capsys, "maker.spread_bps=9:10:1", data=(one_day[0], copy, *one_day[1:]),
+                              extra=("--no-plots", "--workers", "2"), report="double")
+    assert code == 0, out.err
+    assert "2 values x 2 files = 4 replays" in out.err
+    one, two = load(single), load(double)
+    assert [d["file"] for d in two["data"]] == [SOL_KLINES[0].name, "second_day.csv"]
+    for a, b in zip(one["rows"], two["rows"]):
+        assert b["realized_pnl"] == pytest.approx(2 * a["realized_pnl"]) and b["fills"] == 2 * a["fills"]
+        assert b["max_abs_inventory"] == a["max_abs_inventory"] and b["ticks"] == 2 * a["ticks"]
