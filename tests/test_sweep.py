@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,8 @@ def test_two_parameters_make_a_grid_and_a_heat_map(tmp_path, capsys):
     report = load(report_dir)
     grid = [(r["values"]["maker.spread_bps"], r["values"]["hit_quality.widen_bps"]) for r in report["rows"]]
     assert grid == [(9.0, 3.0), (9.0, 5.0), (10.0, 3.0), (10.0, 5.0)]          # the first parameter outermost
+    assert "maker.spread_bps / hit_quality.widen_bps" in out.out
+    assert any(line.strip().startswith("10, 5 ") for line in out.out.splitlines())     # values in --sweep order
     png = (report_dir / "sweep.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
 
@@ -295,3 +298,10 @@ def test_each_data_file_is_its_own_task_and_a_row_adds_them_up(tmp_path, capsys)
     for a, b in zip(one["rows"], two["rows"]):
         assert b["realized_pnl"] == pytest.approx(2 * a["realized_pnl"]) and b["fills"] == 2 * a["fills"]
         assert b["max_abs_inventory"] == a["max_abs_inventory"] and b["ticks"] == 2 * a["ticks"]
+
+
+def test_ray_missing_is_a_clear_message_naming_the_install(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)          # as if Ray were not installed: import fails
+    code, report_dir, out = sweep(tmp_path, capsys, "maker.spread_bps=9:10:1", extra=("--ray", "auto"))
+    assert code == 1 and "--ray needs Ray: pip install -e '.[cluster]'" in out.err
+    assert not report_dir.exists()

@@ -191,8 +191,8 @@ def build_report(params, combos, rows: list[dict], data: list, step: float, obje
     }
 
 
-def _value_label(values: dict) -> str:
-    return ", ".join(f"{v:g}" for v in values.values())
+def _value_label(values: dict, names: list[str]) -> str:
+    return ", ".join(f"{values[name]:g}" for name in names)       # in --sweep order (sweep.json sorts keys)
 
 
 def render(r: dict) -> str:
@@ -206,7 +206,7 @@ def render(r: dict) -> str:
     best = r["best"]["values"] if r["best"] else None
     for row in r["rows"]:
         mark = "<- best" if row["values"] == best else ("(over bound)" if not row["within_inventory_bound"] else "")
-        lines.append(f"  {_value_label(row['values']):>{width}} {row['realized_pnl']:>13.6f} {row['mtm_pnl']:>13.6f} "
+        lines.append(f"  {_value_label(row['values'], names):>{width}} {row['realized_pnl']:>13.6f} {row['mtm_pnl']:>13.6f} "
                      f"{row['max_abs_inventory']:>10g} {row['fills']:>6} {row['paused_s']:>9g}  {mark}".rstrip())
     lines.append("")
     if best is not None:
@@ -226,7 +226,7 @@ def render(r: dict) -> str:
         extra_rules = sorted(set(row["never_fired"]) - set(cov["never_fired"]))
         extra_states = sorted(set(row["never_entered"]) - set(cov["never_entered"]))
         if extra_rules or extra_states:
-            lines.append(f"  at {_value_label(row['values'])} also never fired: {', '.join(extra_rules) or '-'}; "
+            lines.append(f"  at {_value_label(row['values'], names)} also never fired: {', '.join(extra_rules) or '-'}; "
                          f"never entered: {', '.join(extra_states) or '-'}")
     return "\n".join(lines)
 

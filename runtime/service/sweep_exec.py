@@ -73,9 +73,11 @@ def run_ray(tasks: list[SweepTask], address: str, workers: int | None, data: lis
 
 
 def _connect(ray, address: str, workers: int | None) -> bool:
-    """Join the instance named by `address`; True when this call started one (to shut it down).
+    """Join the instance named by `address`; True when this call joined or started one (to leave
+    it after the sweep: a cluster is only disconnected from, a local instance stopped).
 
-    `auto`: the instance this process already joined, else a cluster running on this machine
+    An instance this process already joined is used whatever `address` says (an embedding program
+    or the test session chose it). `auto`: else a cluster running on this machine
     (`ray start --head`, or $RAY_ADDRESS), else a new local instance with `workers` CPUs (all
     cores when not given). Any other address must be reachable."""
     quiet = dict(log_to_driver=False, include_dashboard=False, logging_level=logging.ERROR)
