@@ -305,3 +305,12 @@ def test_ray_missing_is_a_clear_message_naming_the_install(tmp_path, capsys, mon
     code, report_dir, out = sweep(tmp_path, capsys, "maker.spread_bps=9:10:1", extra=("--ray", "auto"))
     assert code == 1 and "--ray needs Ray: pip install -e '.[cluster]'" in out.err
     assert not report_dir.exists()
+
+
+def test_a_flat_sweep_says_so_instead_of_naming_an_edge(tmp_path, capsys):
+    # 6.5 s of BTC depth: no fill at any spread, so no value is better than another.
+    data = (FIXTURES / "btcusdt_binance-usdm_raw_head.ndjson.gz", "--profile", str(BTC_PROFILE))
+    code, report_dir, out = sweep(tmp_path, capsys, "maker.spread_bps=4:6:1", data=data, extra=("--no-plots",))
+    report = load(report_dir)
+    assert code == 0 and report["warnings"][0].startswith("flat: every value within the bound gives the same realized PnL")
+    assert not any(w.startswith("edge") for w in report["warnings"])
