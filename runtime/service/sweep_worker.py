@@ -46,15 +46,20 @@ class DataSpec:
 
 
 class _TickValues:
-    """Realized and mark-to-market PnL after every tick, for the slices."""
+    """Realized and mark-to-market PnL after every tick, for the slices; and the time a policy
+    paused at least one side (the summary's `paused_seconds` is per policy, and overlapping
+    pauses would add up past the run's length)."""
 
     def __init__(self):
         self.ts: list[float] = []
         self.realized: list[float] = []
         self.mtm: list[float] = []
+        self.paused_s = 0.0
 
     def __call__(self, now: float, trader) -> None:
         values = trader.features.values
+        if self.ts and (trader.effects.pause_bid or trader.effects.pause_ask):
+            self.paused_s += now - self.ts[-1]
         self.ts.append(now)
         self.realized.append(values["realized_pnl_total"])
         self.mtm.append(values["realized_pnl_total"] + values["unrealized_pnl"])
@@ -94,7 +99,7 @@ def run_task(task: SweepTask, data, parts: tuple[Any, Any]) -> dict[str, Any]:
         "fees": summary["fees"],
         "max_abs_inventory": summary["max_abs_inventory"],
         "fills": summary["fills"]["total"],
-        "paused_s": round(sum(summary["paused_seconds"].values()), 3),
+        "paused_s": round(ticks.paused_s, 3),
         "ticks": summary["ticks"],
         "never_fired": summary["never_fired"],
         "never_entered": summary["never_entered"],
