@@ -113,14 +113,25 @@ def test_two_parameters_make_a_grid_and_a_heat_map(tmp_path, capsys):
 
 
 def test_the_inventory_bound_keeps_a_value_from_being_best(tmp_path, capsys):
-    # 10..12 bps reach 0.129+ inventory; under a 0.1 bound only 8 and 9 bps may be best.
-    code, report_dir, out = sweep(tmp_path, capsys, "maker.spread_bps=8:12:1", extra=("--no-plots", "--max-inventory",
-                                                                                       "0.1", "--objective", "mtm_pnl"))
+    # Unbounded first, then a bound just under the unbounded best's max |inventory|: that value
+    # (and every row as high) drops out, and the best is the best of the rows left (on this data
+    # some rows stay under it).
+    code, report_dir, out = sweep(tmp_path, capsys, "hit_quality.widen_bps=0:6:1",
+                                  extra=("--no-plots", "--objective", "mtm_pnl", "--max-inventory", "1"), report="free")
+    free = load(report_dir)
+    top = next(r for r in free["rows"] if r["values"] == free["best"]["values"])
+    bound = top["max_abs_inventory"] - 0.001
+    code, report_dir, out = sweep(tmp_path, capsys, "hit_quality.widen_bps=0:6:1", extra=(
+        "--no-plots", "--objective", "mtm_pnl", "--max-inventory", f"{bound:g}"), report="bounded")
     report = load(report_dir)
-    assert report["objective"]["text"] == "maximise mark-to-market PnL among values whose max |inventory| <= 0.1"
-    assert [r["within_inventory_bound"] for r in report["rows"]] == [True, True, False, False, False]
-    assert report["best"]["values"] == {"maker.spread_bps": 9.0}
-    code, report_dir, out = sweep(tmp_path, capsys, "maker.spread_bps=8:12:1",
+    assert report["objective"]["text"] == f"maximise mark-to-market PnL among values whose max |inventory| <= {bound:g}"
+    within = [r for r in report["rows"] if r["max_abs_inventory"] <= bound]
+    assert 0 < len(within) < len(report["rows"])
+    assert [r["within_inventory_bound"] for r in report["rows"]] == [r["max_abs_inventory"] <= bound for r in report["rows"]]
+    assert report["best"]["values"] != free["best"]["values"]
+    assert report["best"]["values"] == max(within, key=lambda r: r["mtm_pnl"])["values"]
+    assert "(over bound)" in out.out
+    code, report_dir, out = sweep(tmp_path, capsys, "hit_quality.widen_bps=0:6:1",
                                   extra=("--no-plots", "--max-inventory", "0.01"), report="none")
     report = load(report_dir)
     assert code == 0 and report["best"] is None and report["warnings"][0].startswith("bound: no value")
