@@ -28,7 +28,8 @@ def cli(argv: Sequence[str] | None = None) -> int:
     from runtime.service.cli import main as cli_main
 
     return cli_main(argv, config_model=BotConfig, open_venue=open_venue, extra_commands=LIGHTER_COMMANDS,
-                    replay_backend=_replay_backend, candle_fetcher=_fetch_lighter_candles, default_rest=MAINNET_URL)
+                    replay_backend=_replay_backend, sweep_parts=replay_worker_parts,
+                    candle_fetcher=_fetch_lighter_candles, default_rest=MAINNET_URL)
 
 
 def _replay_backend():
@@ -36,6 +37,13 @@ def _replay_backend():
     import adapters.replay
 
     return adapters.replay
+
+
+def replay_worker_parts():
+    """(replay backend, config model) for a sweep's worker processes and Ray tasks. A module-level
+    function pickles by reference, so a worker gets the adapters through the composition root, as
+    the CLI does, and runtime.service never imports them."""
+    return _replay_backend(), BotConfig
 
 
 def _fetch_lighter_candles(base_url: str, market_id: int, start_s: float, end_s: float) -> list[tuple]:

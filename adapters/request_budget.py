@@ -9,6 +9,8 @@ whose outcome the client cannot tell from a lost one: the venue answers it as an
 """
 from __future__ import annotations
 
+import math
+
 from collections import deque
 from typing import Iterable
 
@@ -60,6 +62,16 @@ class RequestBudget:
         if isinstance(intent, CancelAll):
             return [OutcomeUnknown(now, client_id, "cancel", reason, rate_limited=True) for client_id in resting]
         return []
+
+    def next_report_ts(self, now: float) -> float:
+        """The earliest time `report` could return an update: `now` if the count moved since the
+        last report, else when the oldest request leaves the window (a little early, as a
+        computed time), inf with nothing in it."""
+        if self.limit == 0:
+            return math.inf
+        if len(self._times) != self._reported:
+            return now
+        return self._times[0] + self.window_s - 1e-3 if self._times else math.inf
 
     def report(self, now: float) -> BudgetUpdate | None:
         """A BudgetUpdate when the count in the window changed since the last report, else None."""

@@ -49,6 +49,11 @@ def available() -> bool:
     return True
 
 
+def version() -> str:
+    import hftbacktest
+    return hftbacktest.__version__
+
+
 def _snapshot(path: Path) -> np.ndarray:
     """The REST depth snapshot line of the capture as hftbacktest snapshot events."""
     from hftbacktest import BUY_EVENT, DEPTH_SNAPSHOT_EVENT, EXCH_EVENT, LOCAL_EVENT, SELL_EVENT

@@ -3,13 +3,16 @@
 Prints, on one process:
 - conversion time of the two raw files into the columnar cache (cold cache);
 - replay throughput in price-level events per second through the whole loop (replay venue with
-  its book and fill model + the full core: features, policies, maker, hedger, risk gate, every
-  tick) at 100 ms and 10 ms steps, from the cache;
+  its book and fill model + the full core: features, policies, maker, hedger, risk gate) at 100 ms
+  and 10 ms steps, from the cache: with idle ticks skipped, as `lighter-bot replay` runs (ticks that
+  provably do nothing are counted, not run; same result), and with every tick run;
 - the whole `lighter-bot replay` command's wall time, cold (empty cache) and warm, and its peak RSS.
 
     PYTHONPATH=. python benchmarks/replay_throughput.py [--data-dir ../shared/data] [--repeat 3]
 
-hftbacktest is not run: it is not installed here (no `[bench]` extra yet).
+With hftbacktest installed (`pip install -e '.[bench]'`), the same run then measures it on the same
+files at the same steps (benchmarks/hftbacktest_peer.py) and prints our throughput as a ratio of
+its: this machine is noisy, so only figures from one run are compared.
 """
 from __future__ import annotations
 
@@ -41,7 +44,7 @@ FILES = ("l2_binance_raw/BTCUSDT_binance-usdm_raw_20240718.ndjson.gz",
          "l2_binance_raw/BTCUSDT_binance-usdm_raw_20240719.ndjson.gz")
 
 
-def replay_once(paths, cache: Path, step: float, config) -> tuple[float, int, int]:
+def replay_once(paths, cache: Path, step: float, config, skip_idle: bool = True) -> tuple[float, int, int]:
     data = load_data(paths, cache_dir=cache)
     policies = load_policy_set([REPO / "policies"], FEATURE_NAMES)
     venue = open_venue(data, market_spec(config.market), config.venue.replay)
@@ -52,8 +55,10 @@ def replay_once(paths, cache: Path, step: float, config) -> tuple[float, int, in
         trader = Trader(config, venue.market, policies, venue_name="replay", start_ts=data.start_ts,
                         supports_modify=True)
         trader_box.append(trader)
-        await run_trader(trader, venue, SimulatedClock(data.start_ts), tick_interval_s=step,
-                         duration_s=data.end_ts - data.start_ts)
+        await run_trader(trader, venue, SimulatedClock(data.start_ts, yield_to_loop=False),
+                         tick_interval_s=step,
+                         duration_s=data.end_ts - data.start_ts,
+                         next_venue_event=venue.next_event_ts if skip_idle else None)
 
     started = time.perf_counter()
     asyncio.run(main())
@@ -62,16 +67,22 @@ def replay_once(paths, cache: Path, step: float, config) -> tuple[float, int, in
 
 
 def command(paths, cache: Path) -> tuple[float, int]:
+    """Wall time and peak RSS (MB) of one `replay` command: the RSS of that child alone (wait4), not
+    the largest of every child this process ever waited for."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
     args = [sys.executable, "-c", "from lighter_bot import main; main()", "replay", "--data", *map(str, paths),
             "--profile", str(REPO / "profiles" / "market_1.yaml"), "--policies", str(REPO / "policies"),
             "--cache", str(cache), "--step", "0.1"]
     started = time.perf_counter()
-    done = subprocess.run(args, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"replay command failed:\n{done.stderr}")
-    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+    with tempfile.TemporaryFile() as err:
+        child = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - started
+        if child.returncode != 0:
+            err.seek(0)
+            raise SystemExit(f"replay command failed:\n{err.read().decode(errors='replace')}")
+    return wall, usage.ru_maxrss // 1024
 
 
 def main() -> None:
@@ -98,23 +109,49 @@ def main() -> None:
               f"median {statistics.median(convert):.2f} s of {args.repeat}")
         for path in paths:
             load(path, cache_dir=cache)
+        ours: dict[float, float] = {}
         for step in (0.1, 0.01):
-            runs = [replay_once(paths, cache, step, config) for _ in range(args.repeat)]
-            walls = sorted(r[0] for r in runs)
-            levels, fills = runs[0][1], runs[0][2]
-            print(f"replay at {step * 1000:g} ms steps: {levels} price-level events, {fills} fills; median "
-                  f"{statistics.median(walls):.2f} s = {levels / statistics.median(walls) / 1e6:.2f} M level events/s "
-                  f"(best {levels / walls[0] / 1e6:.2f} M)")
+            for label, skip in (("idle ticks skipped (as `replay` runs)", True), ("every tick run", False)):
+                runs = [replay_once(paths, cache, step, config, skip) for _ in range(args.repeat)]
+                walls = sorted(r[0] for r in runs)
+                levels, fills = runs[0][1], runs[0][2]
+                print(f"replay at {step * 1000:g} ms steps, {label}: {levels} price-level events, {fills} fills; "
+                      f"median {statistics.median(walls):.2f} s = {levels / statistics.median(walls) / 1e6:.2f} M level "
+                      f"events/s (best {levels / walls[0] / 1e6:.2f} M)")
+                if skip:
+                    ours[step] = levels / statistics.median(walls)
         print(f"in-process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB")
+        peer(paths, levels, ours, args.repeat)
         cold = []
         warm = []
+        rss = 0
         for i in range(args.repeat):
             fresh = Path(tmp) / f"cmd{i}"
-            cold.append(command(paths, fresh)[0])
-            warm.append(command(paths, fresh)[0])
-        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+            for runs in (cold, warm):
+                wall, peak = command(paths, fresh)
+                runs.append(wall)
+                rss = max(rss, peak)
         print(f"`lighter-bot replay` (100 ms steps, BTC profile) wall time: cold median {statistics.median(cold):.2f} s, "
               f"warm median {statistics.median(warm):.2f} s; peak RSS of the command {rss} MB")
+
+
+def peer(paths, levels: int, ours: dict[float, float], repeat: int) -> None:
+    """hftbacktest on the same files and steps, in this run; our throughput as a ratio of its."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import hftbacktest_peer
+    if not hftbacktest_peer.available():
+        print("hftbacktest: not installed (pip install -e '.[bench]'); no peer ratio")
+        return
+    import contextlib
+    import io
+    with contextlib.redirect_stdout(io.StringIO()):        # its converter prints its corrections
+        result = hftbacktest_peer.measure(paths, levels, steps=tuple(ours), repeat=repeat)
+    print(f"hftbacktest {hftbacktest_peer.version()}: conversion {result['convert_s']:.2f} s, numba JIT "
+          f"{result['jit_s']:.1f} s (once per process)")
+    for step, r in result["steps"].items():
+        print(f"hftbacktest at {step * 1000:g} ms steps: {r['fills']} fills; median {r['wall_s']:.3f} s = "
+              f"{r['level_events_per_s'] / 1e6:.2f} M level events/s; replay / hftbacktest = "
+              f"{ours[step] / r['level_events_per_s']:.2f}")
 
 
 if __name__ == "__main__":

@@ -4,9 +4,12 @@
 
 1. Rule evaluation: `PolicyEngine.evaluate(features, now)` on the shipped policies
    and on the shipped policies plus generated rules (about 30 rules), with feature
-   values replayed from a paper run so conditions flip as they do live. For
-   reference, the same conditions through simpleeval pre-parsed, and through
-   simpleeval parsing on every call.
+   values replayed from a paper run so conditions flip as they do live, and from a
+   100 ms replay of the shared Binance BTCUSDT L2 capture (skipped when absent).
+   Each change-driven (rules/watch.py: conditions run only when something can have
+   changed them) and, in the same run, with every condition evaluated every tick
+   (the "before"). For reference, the same conditions through simpleeval
+   pre-parsed, and through simpleeval parsing on every call.
 2. Whole tick: `Trader.on_events` + `Trader.tick` (features, rules, maker, hedger,
    risk gate) over a simulated paper run; the paper venue's own simulation is
    not included. Twice: with the null trace sink and logging off, and as
@@ -82,11 +85,43 @@ def record_features(config: Config, ticks: int) -> list[dict[str, float]]:
     return out[:ticks]
 
 
-def time_engine(texts, vectors, interval_s: float) -> tuple[float, int, int]:
+def replay_features() -> list[dict[str, float]] | None:
+    """Feature vectors of a replay of the Binance BTCUSDT L2 capture at 100 ms steps (BTC profile),
+    one per tick; None when the shared data is absent."""
+    import asyncio
+    import os
+    import tempfile
+
+    from adapters.replay import load_data, open_venue
+    from lighter_bot import load_config
+    from rules.loader import load_policy_set
+    from runtime.service.loop import SimulatedClock, run_trader
+    from runtime.service.replay import apply_profile
+
+    shared = Path(os.environ.get("LIGHTER_BOT_SHARED_DATA", REPO.parent / "shared" / "data"))
+    paths = sorted((shared / "l2_binance_raw").glob("BTCUSDT_binance-usdm_raw_*.ndjson.gz"))
+    if not paths:
+        return None
+    config, _ = apply_profile(load_config(None), REPO / "profiles" / "market_1.yaml", type(load_config(None)))
+    out: list[dict[str, float]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        data = load_data(paths, cache_dir=Path(tmp))
+        venue = open_venue(data, market_spec(config.market), config.venue.replay)
+        trader = Trader(config, venue.market, load_policy_set([REPO / "policies"], FEATURE_NAMES),
+                        venue_name="replay", start_ts=data.start_ts, supports_modify=True)
+        asyncio.run(run_trader(trader, venue, SimulatedClock(data.start_ts), tick_interval_s=0.1,
+                               duration_s=data.end_ts - data.start_ts,
+                               after_tick=lambda now: out.append(dict(trader.features.values))))
+    return out
+
+
+def time_engine(texts, vectors, interval_s: float, change_driven: bool = True) -> tuple[float, int, int]:
     """Evaluate as the runtime does: one live feature dict, updated in place between ticks
-    (the update is not timed), so the figure is the engine's own cost."""
+    (the update is not timed), so the figure is the engine's own cost. `change_driven=False`
+    runs the fused condition function on every tick (as before rules/watch.py), for the
+    before/after comparison in the same run."""
     compiled = load_texts(texts, FEATURE_NAMES)
-    engine = PolicyEngine(compiled)
+    engine = PolicyEngine(compiled, change_driven=change_driven)
     live = dict(vectors[0])
     clock = time.perf_counter
     elapsed = 0.0
@@ -240,9 +275,22 @@ def main() -> None:
     print(f"python {sys.version.split()[0]}, {len(vectors)} ticks of replayed paper features\n")
     print("rule evaluation (PolicyEngine.evaluate, compiled fused function + rule state machines):")
     for label, texts in (("shipped policies", shipped), ("shipped + 15 generated rules", extended)):
-        runs = [time_engine(texts, vectors, interval) for _ in range(3)]
-        us, n_rules, n_cond = min(runs)
-        print(f"  {label:30s} {n_rules:3d} rules, {n_cond:3d} conditions: {us:6.2f} us/tick (best of 3)")
+        for mode, driven in (("change-driven", True), ("every condition every tick", False)):
+            runs = [time_engine(texts, vectors, interval, driven) for _ in range(3)]
+            us, n_rules, n_cond = min(runs)
+            print(f"  {label:30s} {n_rules:3d} rules, {n_cond:3d} conditions, {mode:26s}: {us:6.2f} us/tick "
+                  f"(best of 3)")
+    print("rule evaluation on replayed BTC L2 features (../shared/data, 8 min, 100 ms ticks):")
+    replayed = replay_features()
+    if replayed is None:
+        print("  skipped: ../shared/data/l2_binance_raw is absent")
+    else:
+        for label, texts in (("shipped policies", shipped), ("shipped + 15 generated rules", extended)):
+            for mode, driven in (("change-driven", True), ("every condition every tick", False)):
+                runs = [time_engine(texts, replayed, 0.1, driven) for _ in range(3)]
+                us, n_rules, n_cond = min(runs)
+                print(f"  {label:30s} {n_rules:3d} rules, {n_cond:3d} conditions, {mode:26s}: {us:6.2f} us/tick "
+                      f"(best of 3)")
     sources = condition_sources(extended)
     print(f"reference, the {len(sources)} plain conditions of the extended set through simpleeval:")
     print(f"  pre-parsed AST                                      {time_simpleeval(sources, vectors, False):8.1f} us/tick")

@@ -15,8 +15,13 @@ Rules and state machines see each other's status as of the previous tick, so the
 result does not depend on rule order. The clock is an argument: nothing here reads
 the wall clock, which is what lets policy tests and replays drive it.
 
-Fast path: if every condition has the same value as last tick and no timer is due,
-nothing can change, so only expression-valued effects are recomputed.
+Fast paths, both exact (tested against stepping everything every tick):
+- change-driven conditions (rules.watch): the fused condition function runs only when a
+  feature crossed one of the set's thresholds, a rule or state it reads changed, one of the
+  conditions that thresholds cannot decide changed value, or a condition failed last time;
+  otherwise last tick's values stand;
+- if every condition has the same value as last tick and no timer is due, nothing can
+  change, so only expression-valued effects are recomputed.
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ from typing import Any, Iterable, Mapping, NamedTuple
 from rules.codegen import Failure
 from rules.effects import NEUTRAL, Effects, accumulate, neutral_accumulator, valid_value
 from rules.ruleset import CompiledMachine, CompiledRule, CompiledSet, EffectBlock
+from rules.watch import ConditionWatch, OpaqueWatch, feature_getter
 
 INACTIVE, PENDING, FIRING, COOLDOWN = 0, 1, 2, 3
 _INF = math.inf
@@ -82,11 +88,14 @@ class SwapReport:
 class PolicyEngine:
     """Holds the live compiled set and every rule's timers; `evaluate(features, now)` per tick."""
 
-    def __init__(self, compiled: CompiledSet, incremental: bool = True):
-        """`incremental=False` steps every rule on every tick: the slow reference the fast
-        path is tested against; never needed in production."""
+    def __init__(self, compiled: CompiledSet, incremental: bool = True, change_driven: bool = True):
+        """`incremental=False` evaluates every condition and steps every rule on every tick: the
+        slow reference the fast paths are tested against; never needed in production.
+        `change_driven=False` keeps the stepping fast path but runs every condition every tick
+        (the benchmark's "before")."""
         self.compiled = compiled
         self._incremental = incremental
+        self._every_tick = not (incremental and change_driven)
         self._rules: tuple[CompiledRule, ...] = compiled.rules
         self._states = [RuleState() for _ in compiled.rules]
         self._status = [False] * len(compiled.rules)
@@ -96,6 +105,7 @@ class PolicyEngine:
         self._vars = [m.vars[m.initial] for m in compiled.machines]
         self._last_conds: tuple | None = None
         self._deadline = -math.inf
+        self._watch_set(compiled)
         self._slot_owner = _slot_owners(compiled)
         self._due: dict[int, float] = {}      # rule index -> when its pending timer is due
         self._full_step = False
@@ -119,11 +129,25 @@ class PolicyEngine:
     # -- evaluation ---------------------------------------------------------------------------
     def evaluate(self, features: Mapping[str, float], now: float) -> Decision:
         """Step every rule and state machine to `now` and return the merged effects."""
-        conds = self.compiled.conditions(features, self._status, self._current, self._vars)
+        if self._every_tick:
+            conds = self.compiled.conditions(features, self._status, self._current, self._vars)
+        elif self._stale or not self._inside(features, self._bounds) or \
+                self._opaque.moved(features, self._status, self._current, self._vars):
+            conds = self.compiled.conditions(features, self._status, self._current, self._vars)
+            self._watch.settle(features)
+            self._opaque.record(features, conds)
+            # A failed condition is a new Failure each time (so its rule is stepped and the error
+            # counted every tick): keep evaluating while any condition fails.
+            self._stale = Failure in map(type, conds)
+        else:
+            conds = self._last_conds
         changed = False
         if conds != self._last_conds or now >= self._deadline or not self._incremental:
             changed = self._step(conds, now, self._last_conds if self._incremental else None)
             self._last_conds = conds
+            # Conditions read the rules' status and the machines' states: after a change they
+            # must run again next tick.
+            self._stale = self._stale or changed
         if changed or self._swapped:
             self._rebuild_static()
             self._swapped = False
@@ -144,6 +168,42 @@ class PolicyEngine:
             return Decision(self._seq, self._effects, True, self.trace(features, now))
         return self._decision
 
+    def _watch_set(self, compiled: CompiledSet) -> None:
+        """Change detection for a new set; the first tick evaluates everything."""
+        plan = compiled.watch
+        self._watch = ConditionWatch(plan.thresholds)
+        self._inside, self._bounds = self._watch.inside, self._watch.bounds
+        self._opaque = OpaqueWatch(compiled.opaque_conditions, plan.opaque_features, plan.opaque_slots)
+        self._stale = True
+        # Features whose every change may matter: read by an opaque condition or by an
+        # expression-valued effect.
+        blind = set(plan.opaque_features)
+        blocks = [rule.effects for rule in compiled.rules] + [b for m in compiled.machines for b in m.effects]
+        for block in blocks:
+            blind.update(block.dynamic_features)
+        self._time_blind = frozenset(blind)
+        # Expression-valued effects are recomputed only when a feature they read moved (or when
+        # one failed or was unusable last time: those are counted on every tick).
+        self._dynamic_get = feature_getter(tuple(sorted({f for b in blocks for f in b.dynamic_features})))
+        self._dynamic_seen: tuple | None = None
+
+    def next_change(self, now: float, rising: Iterable[str], features: Mapping[str, float],
+                    early_s: float) -> float:
+        """The earliest time an evaluation could decide differently if no feature changes except
+        those in `rising`, which grow with the clock (one second per second); `now` when the next
+        evaluation may already differ. Rule and state timers are exact; the time a rising
+        feature reaches its next threshold is computed, so it is reported `early_s` early."""
+        if self._stale or self._swapped or self._full_step:
+            return now
+        at = self._deadline
+        for name in rising:
+            if name in self._time_blind:
+                return now
+            upper = self._watch.upper(name)
+            if upper < math.inf:
+                at = min(at, now + (upper - features[name]) - early_s)
+        return max(at, now)
+
     def _step(self, conds: tuple, now: float, last: tuple | None) -> bool:
         """Step the rules whose conditions changed or whose timer is due, then the machines.
 
@@ -154,7 +214,9 @@ class PolicyEngine:
             todo: Iterable[int] = range(len(self._rules))
             self._full_step = False
         else:
-            todo = {owner for owner, a, b in zip(self._slot_owner, conds, last) if a is not b}
+            # Conditions unchanged (the tick came for a timer): only the due rules need a step.
+            todo = set() if conds is last else {owner for owner, a, b in zip(self._slot_owner, conds, last)
+                                                 if a is not b}
             todo.discard(-1)
             for i, at in self._due.items():
                 if at <= now:
@@ -245,7 +307,9 @@ class PolicyEngine:
             st.phase, st.cooldown_until = COOLDOWN, now + cooldown_s
             return st.cooldown_until
         st.phase = INACTIVE
-        return math.inf
+        # Released while `when` still holds (an `until` that overlaps it): stepping every tick would
+        # start it again on the next tick, so it is due then even if no condition changes.
+        return now if when else math.inf
 
     def _var(self, ref: tuple[int, int]) -> float:
         return self._vars[ref[0]][ref[1]]
@@ -310,13 +374,19 @@ class PolicyEngine:
         object is returned as is when no expression value moved (the common case)."""
         if not self._dynamic:
             return Effects._make(self._static_acc) if changed else self._effects
+        seen = self._dynamic_get(features)
+        if not changed and seen == self._dynamic_seen and not self._every_tick:
+            return self._effects
         values = [block.dynamic(features, self._status, self._current, self._vars) for _, block in self._dynamic]
         if not changed and values == self._dynamic_values:
+            self._dynamic_seen = seen
             return self._effects
         self._dynamic_values = values
         found: list[tuple[str, Any]] = []
+        errors = self.errors_total
         for (key, block), row in zip(self._dynamic, values):
             self._check_dynamic(key, block, row, found)
+        self._dynamic_seen = seen if self.errors_total == errors else None
         return Effects._make(accumulate(list(self._static_acc), found))
 
     def _collect_dynamic(self, key: str, block: EffectBlock, features: Mapping[str, float],
@@ -451,6 +521,7 @@ class PolicyEngine:
         self._deadline = -math.inf
         self.errors = {k: v for k, v in self.errors.items() if k in {r.key for r in new.rules}}
         self._last_conds = None   # forces a full step on the next tick
+        self._watch_set(new)
         self._slot_owner = _slot_owners(new)
         self._due = {}
         self._static_memo = {}

@@ -19,6 +19,7 @@ from rules.errors import ExpressionError, Problem
 from rules.expr import COMPILED_GLOBALS, CompiledExpr, FeatureCatalog, Linker, check_and_compile, finite_number
 from rules.schema import EffectsSpec, PolicySpec, parse_duration, state_var_ref
 from rules.source import Loc, YamlSource
+from rules.watch import WatchPlan, plan_watch
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,7 @@ class EffectBlock:
     dynamic_names: tuple[str, ...]
     dynamic: Callable[..., tuple] | None     # (F, R, M, V) -> values for dynamic_names
     sources: dict[str, str]                  # effect name -> the text the trader wrote
+    dynamic_features: tuple[str, ...] = ()   # features the expression-valued effects read
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,10 @@ class CompiledSet:
     policies: tuple[str, ...]
     files: tuple[str, ...] = field(default=())
     params: dict[str, dict[str, Any]] = field(default_factory=dict)   # policy -> params as written
+    # Change-driven evaluation (rules.watch): each feature's thresholds, and the conditions that
+    # are not decided by thresholds alone, fused into their own function of (F, R, M, V).
+    watch: WatchPlan = field(default_factory=lambda: WatchPlan({}, (), ()))
+    opaque_conditions: Callable[..., tuple] | None = None
 
 
 def compile_set(loaded: list[LoadedPolicy], features: FeatureCatalog, version: str) -> CompiledSet:
@@ -280,7 +286,8 @@ class _SetCompiler:
         fn = None
         if dynamic:
             fn, _ = compile_source([e.python for _, e in dynamic], _identifiers([e for _, e in dynamic], self.used))
-        return EffectBlock(tuple(static), tuple(n for n, _ in dynamic), fn, sources)
+        return EffectBlock(tuple(static), tuple(n for n, _ in dynamic), fn, sources,
+                           tuple(sorted({f for _, e in dynamic for f in e.features})))
 
     # -- build --------------------------------------------------------------------------------
     def build(self) -> CompiledSet:
@@ -302,10 +309,14 @@ class _SetCompiler:
         if self.problems:
             raise PolicyCompileError(sorted(self.problems, key=lambda p: (str(p.path), p.line, p.column)))
         cond_fn, python = compile_source(self.lines, self.used)
+        watch = plan_watch(self.lines)
+        opaque = [self.lines[i] for i in watch.opaque_slots]
+        opaque_fn = compile_source(opaque, {i for i in self.used if any(i in line for line in opaque)})[0] \
+            if opaque else None
         return CompiledSet(self.version, tuple(rules), tuple(machines), cond_fn, len(self.lines), python,
                            tuple(lp.spec.policy for lp in self.loaded),
                            tuple(str(lp.source.path) for lp in self.loaded),
-                           {lp.spec.policy: dict(lp.spec.params) for lp in self.loaded})
+                           {lp.spec.policy: dict(lp.spec.params) for lp in self.loaded}, watch, opaque_fn)
 
     def _rule(self, lp: LoadedPolicy, i: int, rule, params: dict, linker: Linker) -> CompiledRule | None:
         loc: Loc = ("rules", i)

@@ -60,6 +60,10 @@ MARKOUT_QUANTUM_BPS = 1e-9
 # is float rounding. Used to decide that a snapshot agrees and that an order is fully filled.
 SIZE_TOLERANCE_LOTS = 0.5
 
+# Deadlines computed with float arithmetic (a window's end, a threshold reached by an age) are
+# reported this much early: rounding may then cost one extra tick, never a missed change.
+EARLY_S = 1e-3
+
 
 class FeatureStore:
     """Feature values for one market, updated by `apply(event)` and `advance(now)`.
@@ -240,6 +244,37 @@ class FeatureStore:
         if book._pending is not None:
             book.settle(now, self._last_price)
             self._after_reconcile(now)
+
+    def next_change(self, now: float) -> tuple[float, tuple[str, ...]]:
+        """When, without a new event, `advance` could next change a feature other than by the clock
+        alone, and which features rise with the clock meanwhile (one second per second: ages,
+        timers, uptime). `now` when something is pending at once (a position settling).
+
+        Times computed with arithmetic are pulled EARLY_S earlier, so rounding can only make a
+        caller look again sooner, never too late."""
+        if self._book._pending is not None or self._started_at is None:
+            return now, ()
+        at = self._slice_end
+        if self._sq_sum != 0.0 and self._sq_sec is not None:
+            at = min(at, self._sq_sec + 1)                      # a second leaves the sigma window
+        if len(self._trend_secs) > 1:
+            at = min(at, self._trend_secs[1] + self._trend_lookback_s - EARLY_S)
+        if self._pnl_short:
+            at = min(at, self._pnl_short[0][0] + self._slice_s - EARLY_S)
+        if self._pnl_long:
+            at = min(at, self._pnl_long[0][0] + self._edge_window_s - EARLY_S)
+        if self._markout_pending:
+            at = min(at, self._markout_pending[0][0])
+        rising = ["uptime_s"]
+        if self._mid > 0.0:
+            rising.append("book_age_s")
+        if self._last_fill_ts is not None:
+            rising.append("last_fill_age_s")
+        if self._blocked_since is not None:
+            rising.append("guard_block_s")
+        if self._exposed_since is not None:
+            rising.append("unhedged_exposure_s")
+        return at, tuple(rising)
 
     def note_quote_blocked(self, blocked: bool, now: float) -> None:
         """Whether the side that would grow inventory is suppressed (policy pause or risk gate)."""

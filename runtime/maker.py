@@ -107,6 +107,16 @@ class Maker:
     def note_fill(self, side: Side, ts: float) -> None:
         self._last_fill_ts[side] = ts
 
+    def cooldown_ends(self, now: float, effects: Effects) -> float:
+        """When a side held back by a fill cooldown may quote again (inf if none is held back):
+        the only way `plan` depends on the clock."""
+        at = math.inf
+        for side, cooldown_s in (("buy", effects.bid_cooldown_s), ("sell", effects.ask_cooldown_s)):
+            ends = self._last_fill_ts[side] + cooldown_s
+            if cooldown_s > 0 and ends > now:
+                at = min(at, ends)
+        return at
+
     def _vol_frac(self, vol_bps: float) -> float:
         """Where volatility sits in the band: 0 at or below calm, 1 at or above wild."""
         frac = (vol_bps - self._calm_vol) / self._vol_range

@@ -53,9 +53,16 @@ class Trace:
 
     def __init__(self, sink: TraceSink | None = None):
         self.sink: TraceSink = sink if sink is not None else NullSink()
+        # Records written so far: a tick that wrote none did nothing a trader could see (replay
+        # uses it to tell idle ticks, runtime.trader.Trader.idle_until).
+        self.written = 0
+
+    def _write(self, record: dict[str, Any]) -> None:
+        self.written += 1
+        self.sink.write(record)
 
     def decision(self, trace: dict[str, Any], shadow: bool = False) -> None:
-        self.sink.write({"type": "shadow_decision" if shadow else "decision", **trace})
+        self._write({"type": "shadow_decision" if shadow else "decision", **trace})
         if not shadow and log.isEnabledFor(logging.INFO):
             rules = ", ".join([a["rule"] for a in trace["active"]]) or "none"
             states = ", ".join([f"{k}={v['state']}" for k, v in trace["states"].items()])
@@ -65,21 +72,21 @@ class Trace:
     def effects(self, seq: int, now: float, effects: Effects) -> None:
         """The merged effects moved while the same rules fired (an expression-valued effect):
         a new decision number, so orders placed under the new value name this record."""
-        self.sink.write({"type": "effects", "seq": seq, "ts": now, "effects": effects.non_neutral()})
+        self._write({"type": "effects", "seq": seq, "ts": now, "effects": effects.non_neutral()})
 
     def order(self, intent: PlaceOrder, now: float) -> None:
-        self.sink.write({"type": "order", "ts": now, "client_id": intent.client_id, "side": intent.side,
+        self._write({"type": "order", "ts": now, "client_id": intent.client_id, "side": intent.side,
                          "price": intent.price, "size": intent.size, "tif": intent.tif, "purpose": intent.purpose,
                          "decision": intent.decision})
 
     def fill(self, fill: Fill, purpose: str, decision: int = 0) -> None:
-        self.sink.write({"type": "fill", "ts": fill.ts, "client_id": fill.client_id, "side": fill.side,
+        self._write({"type": "fill", "ts": fill.ts, "client_id": fill.client_id, "side": fill.side,
                          "price": fill.price, "size": fill.size, "liquidity": fill.liquidity, "fee": fill.fee,
                          "purpose": purpose, "trade_id": fill.trade_id, "seq": fill.seq, "decision": decision})
         log.info("fill %s %.4f @ %.4f (%s, %s)", fill.side, fill.size, fill.price, fill.liquidity, purpose)
 
     def event(self, kind: str, **fields: Any) -> None:
-        self.sink.write({"type": kind, **fields})
+        self._write({"type": kind, **fields})
 
     def flush(self) -> None:
         """Let a buffering sink write what it kept (the service calls this between ticks, after

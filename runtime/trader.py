@@ -17,7 +17,7 @@ from runtime.config import Config
 from runtime.events import (BookTop, BudgetUpdate, CancelRejected, Event, Fill, Funding, MarketTrade, ModifyRejected,
                             OrderAccepted, OrderCanceled, OrderModified, OrderOpen, OrderRejected, OrdersSnapshot,
                             OutcomeUnknown, VenueStatus)
-from runtime.features import FeatureStore
+from runtime.features import EARLY_S, FeatureStore
 from runtime.hedger import Hedger
 from runtime.intents import CancelAll, CancelOrder, Intent, ModifyOrder, PlaceOrder, RequestSnapshot
 from runtime.maker import Maker, Quote, QuotePlan
@@ -84,6 +84,7 @@ class Trader:
         self._requote_knobs: tuple[float, float, float, float, float] = (0.0, 0.0, 0.0, 0.0, 0.0)
         self._last_snapshot_request = -1e18
         self._shut_down = False
+        self._quiet = False          # the last tick sent nothing and traced nothing (idle_until)
         self._rule_errors_seen = 0
         self._rule_error_logged_at: dict[str, float] = {}
         self._rule_error_counts: dict[str, int] = {}
@@ -193,6 +194,7 @@ class Trader:
 
     # -- the tick -------------------------------------------------------------------------------
     def tick(self, now: float) -> list[Intent]:
+        written = self.trace.written
         self.now = now
         features = self.features
         features.advance(now)
@@ -251,7 +253,48 @@ class Trader:
             self._coded_state, self._state_code = state, state.code
         features.note_trading_state(self._state_code, len(self.orders.orders))
         self.ticks_total += 1
+        self._quiet = not intents and self.trace.written == written
         return approved
+
+    # -- idle ticks (replay) ---------------------------------------------------------------------
+    def idle_until(self, now: float) -> float:
+        """After the tick at `now`: until when ticks would do nothing if no venue event arrives.
+
+        Such a tick sends nothing, writes no trace record and leaves every piece of state as it
+        was, except the clock-driven features (ages, uptime), the tick count and the risk gate's
+        drawdown window, which `skip_tick` keeps. A replay may then skip it with an identical
+        result (tests/test_replay_skip_idle.py). What can change without an event, and gives the
+        time returned: a rule or state timer, a feature crossing a threshold a condition compares
+        it with, a window of the feature store rolling (sigma, trend, PnL, slices, markouts), a
+        quote's minimum life ending, a fill cooldown ending. Returns `now` (skip nothing) unless
+        this tick was quiet and nothing is in flight: every order resting and settled, the hedger
+        idle, no operator command, no shadow set, no refused cancel backing off."""
+        orders = self.orders
+        if (not self._quiet or self.shadow is not None or self._operator_queue or self._cancel_backoff
+                or orders.needs_snapshot or self.hedger.plan is not None or self.hedger.mode != "idle"):
+            return now
+        open_state = OrderState.OPEN
+        for order in orders.orders.values():
+            if order.state is not open_state or order.modify_to is not None or order.gone_at_seq:
+                return now
+        features = self.features
+        at, rising = features.next_change(now)
+        at = min(at, self.policies.next_change(now, rising, features.values, EARLY_S),
+                 self.maker.cooldown_ends(now, self.effects))
+        life_s = self.config.maker.min_quote_life_s
+        for order in orders.orders.values():
+            if order.purpose == "quote" and order.priced_ts + life_s > now:
+                at = min(at, order.priced_ts + life_s - EARLY_S)
+        return max(at, now)
+
+    def skip_tick(self, now: float) -> None:
+        """Account for a tick `idle_until` showed would do nothing: the tick count, and the risk
+        gate's drawdown window, which samples equity on every tick."""
+        values = self.features.values
+        self.risk.observe(now, values["mid"], values["book_age_s"],
+                          values["realized_pnl_total"] + values["unrealized_pnl"])
+        self.now = now
+        self.ticks_total += 1
 
     def _trace_hedge(self, hedge: list[Intent], seq: int, now: float) -> None:
         """Trace the hedger's decision when its reason changes or it sends something: every hedge

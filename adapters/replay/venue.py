@@ -179,6 +179,21 @@ class ReplayVenue:
     def exhausted(self) -> bool:
         return self._i >= len(self._ts)
 
+    def next_event_ts(self, now: float) -> float:
+        """The earliest time after `now` at which `drain` could return an event or change what
+        the venue holds: the next data row, intent arrival, delayed report, snapshot or budget
+        update. Until then a drain returns nothing, which is what lets a replay skip idle ticks."""
+        ts = self._ts
+        at = min(ts[self._i] if self._i < len(ts) else math.inf, self._next_snapshot_ts,
+                 self._budget.next_report_ts(now))
+        if self._pending:
+            at = min(at, self._pending[0][0])
+        if self._delayed:
+            at = min(at, self._delayed[0][0])
+        if self._dirty or self._out:
+            at = now
+        return at
+
     # -- the merged timeline -----------------------------------------------------------------
     def _run_until(self, now: float) -> None:
         ts, pending, delayed = self._ts, self._pending, self._delayed

@@ -32,6 +32,7 @@ from runtime.service.loop import SimulatedClock, WallClock
 from runtime.service.operator import OperatorCommands
 from runtime.service import policy_diff
 from runtime.service import replay as replay_cli
+from runtime.service import sweep as replay_sweep
 from runtime.service.regimes import cli as regimes_cli
 from runtime.service.status_board import StatusBoard
 from runtime.service.summary import RunRecorder, TeeSink
@@ -107,6 +108,7 @@ def build_parser(extra_commands: dict[str, ExtraCommand] | None = None) -> argpa
     for name, (help_text, add_arguments, _) in (extra_commands or {}).items():
         add_arguments(sub.add_parser(name, help=help_text))
     replay_cli.add_parsers(sub)
+    replay_sweep.add_arguments(sub.choices["replay"])
     regimes_cli.add_parser(sub)
     return parser
 
@@ -130,16 +132,19 @@ def _port(text: str) -> int:
 def main(argv: Sequence[str] | None, *, config_model: type[BotConfig], open_venue: VenueFactory | None = None,
          extra_commands: dict[str, ExtraCommand] | None = None,
          replay_backend: Callable[[], "replay_cli.ReplayBackend"] | None = None,
+         sweep_parts: Callable[[], tuple] | None = None,
          candle_fetcher: "regimes_cli.CandleFetcher | None" = None, default_rest: str = "") -> int:
     """The CLI; `config_model` (the whole config.yaml model), `open_venue`, the adapters' own
     commands, the replay backend and the Lighter candles fetcher (`analyze --candles lighter:N`,
     with its default REST URL) come from the composition root (`lighter_bot.py`), which alone
-    knows the adapters.
+    knows the adapters. `sweep_parts` is a picklable factory of (replay backend, config model)
+    for `replay --sweep`'s worker processes and Ray tasks.
 
     A reader that goes away (`lighter-bot policy check | head -1`) ends the command quietly,
     as for any Unix tool, rather than with a BrokenPipeError traceback."""
     try:
-        return _main(argv, config_model, open_venue, extra_commands, replay_backend, candle_fetcher, default_rest)
+        return _main(argv, config_model, open_venue, extra_commands, replay_backend, sweep_parts, candle_fetcher,
+                     default_rest)
     except BrokenPipeError:
         try:
             sys.stdout = open(os.devnull, "w")   # nothing more can be written; silence the flush at exit
@@ -151,6 +156,7 @@ def main(argv: Sequence[str] | None, *, config_model: type[BotConfig], open_venu
 def _main(argv: Sequence[str] | None, config_model: type[BotConfig], open_venue: VenueFactory | None,
           extra_commands: dict[str, ExtraCommand] | None,
           replay_backend: Callable[[], "replay_cli.ReplayBackend"] | None = None,
+          sweep_parts: Callable[[], tuple] | None = None,
           candle_fetcher: "regimes_cli.CandleFetcher | None" = None, default_rest: str = "") -> int:
     args = build_parser(extra_commands).parse_args(argv)
     args.config_model = config_model
@@ -182,6 +188,10 @@ def _main(argv: Sequence[str] | None, config_model: type[BotConfig], open_venue:
                 raise RuntimeError("no replay backend wired in (use the `lighter-bot` entry point)")
             if args.command == "data":
                 return replay_cli.data_convert(args, replay_backend())
+            if args.sweep:
+                if sweep_parts is None:
+                    raise RuntimeError("no sweep worker parts wired in (use the `lighter-bot` entry point)")
+                return replay_sweep.sweep(args, _config(args), replay_backend(), config_model, sweep_parts)
             return replay_cli.replay(args, _config(args), replay_backend(), config_model)
     except InputError as exc:
         for problem in exc.problems:

@@ -67,6 +67,8 @@ def add_parsers(sub) -> None:
                         help="YAML expectations on summary keys (e.g. `max_abs_inventory <= 0.2`); any "
                              "failure exits 1, naming it")
     replay.add_argument("--no-plots", action="store_true", help="do not draw the report's PNG plots")
+    replay.add_argument("--no-skip-idle", action="store_true",
+                        help="run every tick, even those that provably do nothing (the same result, slower)")
     replay.add_argument("--cache", type=Path, metavar="DIR", help="columnar cache folder "
                                                                  "(default: $LIGHTER_BOT_CACHE or ~/.cache/lighter-bot)")
     data = sub.add_parser("data", help="recorded market data")
@@ -190,7 +192,8 @@ def replay(args: argparse.Namespace, config, backend: ReplayBackend, config_mode
     venue = backend.open_venue(data, market_spec(config.market), config.venue.replay)
     step = args.step or config.runtime.tick_interval_s
     fills: list[dict] = []
-    recorder = run_replay(config, data, venue, policies, step, fills, progress=sys.stderr.isatty())
+    recorder = run_replay(config, data, venue, policies, step, fills, progress=sys.stderr.isatty(),
+                          skip_idle=not args.no_skip_idle)
     summary = recorder.summary()
     summary["step_s"] = step
     summary["market"] = {"symbol": config.market.symbol, "market_id": config.market.market_id,
@@ -229,8 +232,12 @@ def replay(args: argparse.Namespace, config, backend: ReplayBackend, config_mode
 
 
 def run_replay(config, data, venue, policies, step: float, fills: list[dict], progress: bool = False,
-               observers=()) -> ReplayRecorder:
+               observers=(), skip_idle: bool = True) -> ReplayRecorder:
     """One deterministic replay of `data` on `venue` under `policies`: the recorder it filled.
+
+    `skip_idle`: ticks that provably do nothing (no venue event before them, nothing in the
+    core due: `Trader.idle_until`) are counted, not run; the result is identical either way
+    (tests/test_replay_skip_idle.py), only faster.
 
     `observers` are called after each tick with (now, trader), after the recorder (policy diff
     records each tick's applied effects this way)."""
@@ -255,8 +262,9 @@ def run_replay(config, data, venue, policies, step: float, fills: list[dict], pr
             if bar is not None:
                 bar.update(now)
         try:
-            await run_trader(trader, venue, SimulatedClock(data.start_ts), tick_interval_s=step,
-                             duration_s=data.end_ts - data.start_ts, after_tick=after_tick)
+            await run_trader(trader, venue, SimulatedClock(data.start_ts, yield_to_loop=False),
+                             tick_interval_s=step, duration_s=data.end_ts - data.start_ts, after_tick=after_tick,
+                             next_venue_event=venue.next_event_ts if skip_idle else None)
         finally:
             if bar is not None:
                 bar.close()
