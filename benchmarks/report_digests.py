@@ -61,6 +61,14 @@ def main() -> None:
     parser.add_argument("--save", type=Path, help="write the digests here")
     parser.add_argument("--check", type=Path, help="compare with digests saved by --save; exit 1 on a difference")
     args = parser.parse_args()
+    if not (args.code / "lighter_bot.py").is_file():
+        raise SystemExit(f"--code {args.code}: not a lighter-bot checkout (no lighter_bot.py there)")
+    want = None
+    if args.check:
+        try:
+            want = json.loads(args.check.read_text())
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"--check {args.check}: expected digests written by --save ({exc})")
     cases = dict(CASES)
     shared = [args.data_dir / f for f in SHARED_L2]
     if all(p.is_file() for p in shared):
@@ -76,8 +84,7 @@ def main() -> None:
                 print(key, got[key]["summary.json"][:16], got[key]["fills.jsonl"][:16], flush=True)
     if args.save:
         args.save.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n")
-    if args.check:
-        want = json.loads(args.check.read_text())
+    if want is not None:
         differ = [k for k in sorted(set(want) | set(got)) if want.get(k) != got.get(k)]
         for key in differ:
             print(f"DIFFERS: {key}: expected {want.get(key)}, got {got.get(key)}")
