@@ -192,6 +192,51 @@ def test_quotes_never_cross_the_opposite_touch(mid, vol_bps, fx):
     assert plan.bid.price < plan.ask.price
 
 
+
+# Few values each, and a flag that repeats the previous tick's inputs, so that ticks often repeat
+# inputs (the memo answers) while a fill starts a cooldown or time ends one (it must not).
+_steps = st.lists(st.tuples(
+    st.booleans(), st.sampled_from([160.0, 160.004, 185.0]), st.sampled_from([0.0, 80.0]),
+    st.sampled_from([NEUTRAL, NEUTRAL._replace(bid_cooldown_s=2.5, ask_cooldown_s=1.0),
+                     NEUTRAL._replace(pause_ask=True), NEUTRAL._replace(spread_add_bps=20.0)]),
+    st.booleans(), st.booleans(), st.sampled_from([None, "buy", "sell"]), st.sampled_from([0.5, 1.0])),
+    min_size=1, max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_steps)
+def test_a_maker_reused_tick_after_tick_quotes_as_a_fresh_one(steps):
+    """`plan` returns its last plan while its inputs repeat: a fill's cooldown starting or ending,
+    a new mid, effects or risk state must still give the plan a fresh maker computes."""
+    maker = Maker(Config().maker, SOL)
+    fills: list[tuple[str, float]] = []
+    now = 0.0
+    inputs = None
+    for repeat, *drawn, fill, dt in steps:
+        if not repeat or inputs is None:
+            inputs = drawn
+        mid, vol_bps, fx, allow_bid, allow_ask = inputs
+        now += dt
+        if fill is not None:
+            maker.note_fill(fill, now)
+            fills.append((fill, now))
+        fresh = Maker(Config().maker, SOL)
+        for side, ts in fills:
+            fresh.note_fill(side, ts)
+        features = {**book(mid), "vol_bps": vol_bps}
+        got = maker.plan(features, fx, now, allow_bid=allow_bid, allow_ask=allow_ask)
+        assert got == fresh.plan(features, fx, now, allow_bid=allow_bid, allow_ask=allow_ask), (now, mid, fx)
+
+
+def test_a_config_reload_replans_at_unchanged_inputs():
+    maker = Maker(Config().maker, SOL)
+    features = {**book(185.0), "vol_bps": 0.0}
+    before = maker.plan(features, NEUTRAL, 0.0)
+    maker.config = Config().maker.model_copy(update={"spread_bps": 30.0})
+    after = maker.plan(features, NEUTRAL, 0.0)
+    assert after.spread_bps == 30.0 != before.spread_bps
+    assert after.bid.price < before.bid.price
+
 # -- the hedger: sized at the order's own price, not the mid ------------------------------------
 
 @pytest.mark.parametrize("inventory, force", [(-0.07, False), (0.07, True)], ids=["passive_buy", "crossing_sell"])
