@@ -93,6 +93,9 @@ class Hedger:
         self.decision = HedgeDecision("idle")
         self._last_clip_ts = -1e18
         self._reanchor = False
+        # (orders version, inventory, mid, config, tracker) of the last step that found nothing to
+        # hedge and no hedge order: while all stay the same, the next step would too (`step`).
+        self._idle_key: tuple | None = None
         self.abandoned_total = 0
         self.crosses_total = 0
         self._params_memo: tuple[Effects, HedgerConfig, HedgeParams] | None = None
@@ -142,6 +145,12 @@ class Hedger:
         cfg = self.config
         if not cfg.enabled:
             return []
+        inventory = features["inventory_units"]
+        mid = features["mid"]
+        idle = self._idle_key
+        if (idle is not None and self.plan is None and self.mode == "idle" and idle[0] == orders.version
+                and idle[1] == inventory and idle[2] == mid and idle[3] is cfg and idle[4] is orders):
+            return []   # the orders, inventory, mid and config of the last idle step: idle again
         live, in_doubt = orders.hedge_and_doubt()
         if in_doubt or self._canceling(orders):
             # A hedge whose fate is unknown (the next snapshot settles it), or one whose cancel is
@@ -149,13 +158,14 @@ class Hedger:
             self.mode = "waiting"
             self._decide("waiting")
             return []
-        inventory = features["inventory_units"]
-        mid = features["mid"]
         excess = abs(inventory) - cfg.target_units
         if mid <= 0 or (self.plan is None and abs(inventory) <= cfg.trigger_units) or excess <= 0:
             self.plan, self.mode, self._reanchor = None, "idle", False
             self._decide("idle")
-            return [CancelOrder(live.client_id)] if live else []
+            if live:
+                return [CancelOrder(live.client_id)]
+            self._idle_key = (orders.version, inventory, mid, cfg, orders)
+            return []
         side: Side = "sell" if inventory > 0 else "buy"
         plan = self.plan
         if plan is None or plan.side != side:

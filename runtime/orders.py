@@ -107,6 +107,10 @@ class OrderTracker:
         self._finished: dict[int, float] = {}        # client id -> venue ts it ended
         self._finished_order: deque[int] = deque()
         self.needs_snapshot = False                  # some order is in doubt; ask the venue
+        # Bumped by every call that may change an order (what we sent, what the venue said, a
+        # timeout): equal versions mean the same orders in the same states, so a step whose
+        # other inputs are unchanged too may reuse its last answer (Hedger.step, Trader._requote).
+        self.version = 0
         self.last_seq = 0
         # lifetime counters
         self.placed_total = 0
@@ -131,6 +135,7 @@ class OrderTracker:
     # -- what we sent -----------------------------------------------------------------------------
     def on_place(self, intent: PlaceOrder, now: float) -> None:
         lots = self.market.size_lots(intent.size)
+        self.version += 1
         self.orders[intent.client_id] = LiveOrder(
             intent.client_id, intent.side, intent.price, lots, lots, intent.purpose, intent.tif, now, self._lot,
             decision=intent.decision, reduce_only=intent.reduce_only, state_ts=now, priced_ts=now)
@@ -138,6 +143,7 @@ class OrderTracker:
 
     def on_modify(self, intent: ModifyOrder, now: float) -> None:
         order = self.orders.get(intent.client_id)
+        self.version += 1
         if order is not None:
             order.modify_to = (intent.price, self.market.size_lots(intent.size))
             order.decision = intent.decision or order.decision
@@ -146,11 +152,13 @@ class OrderTracker:
 
     def on_cancel(self, client_id: int, now: float) -> None:
         order = self.orders.get(client_id)
+        self.version += 1
         if order is not None and order.state is not OrderState.CANCELING:
             order.state, order.state_ts = OrderState.CANCELING, now
             self.cancels_sent_total += 1
 
     def on_cancel_all(self, now: float) -> None:
+        self.version += 1
         for order in self.orders.values():
             if order.state is not OrderState.CANCELING:
                 order.state, order.state_ts = OrderState.CANCELING, now
@@ -158,6 +166,7 @@ class OrderTracker:
     # -- what the venue said ----------------------------------------------------------------------
     def apply(self, event) -> LiveOrder | None:
         """Update from one venue order event; returns the order it concerned, if we know it."""
+        self.version += 1
         kind = type(event)
         if kind is Fill:
             return self._fill(event)
@@ -219,6 +228,7 @@ class OrderTracker:
         """A position event (fill or funding) the venue numbered `seq` has reached us."""
         if seq > self.last_seq:
             self.last_seq = seq
+            self.version += 1
             gone = [o for o in self.orders.values() if o.gone_at_seq and o.gone_at_seq <= seq]
             for order in gone:   # every fill the snapshot knew of has arrived: it is really gone
                 self.vanished_total += 1
@@ -237,6 +247,7 @@ class OrderTracker:
         return order
 
     def _finish(self, client_id: int, ts: float) -> None:
+        self.version += 1
         if self.orders.pop(client_id, None) is None:
             return
         self._finished[client_id] = ts
@@ -298,6 +309,7 @@ class OrderTracker:
                 order.state, order.state_ts = OrderState.UNKNOWN, now
                 expired.append(order)
         if expired:
+            self.version += 1
             self.needs_snapshot = True
         return expired
 

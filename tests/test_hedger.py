@@ -7,7 +7,7 @@ or forgets it. Inventory moves only by the hedger's own fills.
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from rules.effects import NEUTRAL
@@ -338,3 +338,59 @@ def test_a_cooldown_is_a_pause_not_a_missed_move():
     assert s.hedger.decision.reason == "cooldown"
     s.tick(5.5, low)
     assert len(s.crosses) == 2 and s.crosses[1][2] == low and "abandoned" not in s.reasons()
+
+
+# -- the idle memo: a reused hedger decides exactly as one that recomputes ---------------------------
+
+# Few values each and a flag that repeats the previous tick's inputs, so that steps often repeat
+# inputs (the memo answers) while an order event, an inventory or mid move or a config swap lands
+# between them (it must not).
+_idle_steps = st.lists(st.tuples(
+    st.booleans(), st.sampled_from([0.0, 0.03, -0.04, 0.07]), st.sampled_from([150.0, 150.0, 150.02, 0.0]),
+    st.sampled_from([None, None, None, "place", "open", "cancel", "canceled", "unknown"]),
+    st.sampled_from([False, False, True]), st.sampled_from([0.1, 1.0])), min_size=1, max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_idle_steps)
+@example([(False, 0.0, 150.0, None, False, 1.0), (False, 0.07, 150.0, None, False, 1.0)])   # inventory grows
+@example([(False, 0.07, 0.0, None, False, 1.0), (False, 0.07, 150.0, None, False, 1.0)])   # the mid returns
+def test_a_hedger_reused_step_after_step_decides_as_one_that_recomputes(steps):
+    """`step` answers "idle" again without looking at the orders while the orders' version, the
+    inventory, the mid and the config repeat: a hedge order placed, opened, canceled or in doubt,
+    a new inventory or mid, or a reloaded config must still give what a hedger without the memo
+    decides (same intents, mode, decision, plan)."""
+    from runtime.events import OrderCanceled, OrderOpen, OutcomeUnknown
+
+    configs = (HedgerConfig(), HedgerConfig(trigger_units=0.02, target_units=0.01))
+    reused, recomputing = Hedger(configs[0], SOL), Hedger(configs[0], SOL)
+    trackers = (OrderTracker(SOL), OrderTracker(SOL))
+    now, inputs, client_id = 0.0, None, 1000
+    for repeat, *drawn, event, swap, dt in steps:
+        if not repeat or inputs is None:
+            inputs = drawn
+        inventory, mid = inputs
+        now += dt
+        for orders in trackers:
+            if event == "place":
+                orders.on_place(PlaceOrder(client_id + 1, "sell", 150.5, 0.05, "post_only", "hedge"), now)
+            elif event == "open":
+                orders.apply(OrderOpen(now, client_id, "sell", 150.5, 0.05))
+            elif event == "cancel":
+                orders.on_cancel(client_id, now)
+            elif event == "canceled":
+                orders.apply(OrderCanceled(now, client_id, "requested"))
+            elif event == "unknown":
+                orders.apply(OutcomeUnknown(now, client_id, "place", "timeout"))
+        client_id += event == "place"
+        if swap:
+            reused.config = recomputing.config = configs[1] if reused.config is configs[0] else configs[0]
+        features = {"mid": mid, "best_bid": mid - 0.01, "best_ask": mid + 0.01, "inventory_units": inventory,
+                    "unhedged_exposure_s": 0.0}
+        recomputing._idle_key = None
+        ids = [iter(range(5000, 5100)), iter(range(5000, 5100))]
+        got = reused.step(features, NEUTRAL, trackers[0], now, lambda: next(ids[0]))
+        want = recomputing.step(features, NEUTRAL, trackers[1], now, lambda: next(ids[1]))
+        assert got == want, (now, inputs, event)
+        assert (reused.mode, reused.decision, reused.plan) == (recomputing.mode, recomputing.decision,
+                                                               recomputing.plan), (now, inputs, event)
