@@ -82,6 +82,9 @@ class Trader:
         self._coded_state, self._state_code = self.risk.state, self.risk.state.code
         self._requote_config: Config | None = None
         self._requote_knobs: tuple[float, float, float, float, float] = (0.0, 0.0, 0.0, 0.0, 0.0)
+        # (plan, orders version, config, budget, tracker, weighed quotes) of the last requote that
+        # moved nothing: `_requote` returns [] again while they repeat (see there).
+        self._requote_memo: tuple | None = None
         self._last_snapshot_request = -1e18
         self._shut_down = False
         self._quiet = False          # the last tick sent nothing and traced nothing (idle_until)
@@ -382,8 +385,21 @@ class Trader:
         return out
 
     def _requote(self, plan: QuotePlan, decision: int, now: float) -> list[Intent]:
-        intents: list[Intent] = []
         orders = self.orders
+        budget = self.features.values["venue_budget_frac"]
+        memo = self._requote_memo
+        if (memo is not None and memo[0] is plan and memo[1] == orders.version and memo[2] is self.config
+                and memo[3] == budget and memo[4] is orders):
+            # The plan, orders, budget and config that moved nothing last time: only a quote's
+            # minimum life ending (or, with a clock set back, starting again) can move one now.
+            min_life_s = self._requote_knobs[4]
+            for priced_ts, young in memo[5]:
+                if (now - priced_ts < min_life_s) is not young:
+                    break
+            else:
+                return []
+        intents: list[Intent] = []
+        weighed: list[tuple[float, bool]] = []    # (priced_ts, within its minimum life) of quotes weighed
         bid, ask, bid_doubt, ask_doubt = orders.quotes()
         for side, want, live, doubt in (("buy", plan.bid, bid, bid_doubt), ("sell", plan.ask, ask, ask_doubt)):
             if want is None:
@@ -393,7 +409,10 @@ class Trader:
             if doubt:
                 continue   # one of our quotes there may still be live: settle that first
             if live is not None:
-                if live.modify_to is not None or not self._should_requote(live, want, now):
+                if live.modify_to is not None:
+                    continue
+                if not self._should_requote(live, want, now):
+                    weighed.append((live.priced_ts, now - live.priced_ts < self._requote_knobs[4]))
                     continue
                 if self.supports_modify and live.state is OrderState.OPEN:
                     intents.append(ModifyOrder(live.client_id, want.price, want.size, decision))
@@ -401,6 +420,7 @@ class Trader:
                 intents.append(CancelOrder(live.client_id, decision))
             intents.append(PlaceOrder(orders.next_client_id(), side, want.price, want.size, "post_only",
                                       "quote", decision=decision))
+        self._requote_memo = None if intents else (plan, orders.version, self.config, budget, orders, weighed)
         return intents
 
     def _should_requote(self, live: LiveOrder, want: Quote, now: float) -> bool:

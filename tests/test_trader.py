@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from lighter_bot import BotConfig
 from paper_harness import POLICIES, config_with
@@ -180,3 +182,77 @@ def test_a_low_budget_widens_the_tolerance_and_its_reserve_keeps_only_protective
     assert sides(feed.tick(life + 0.1, BudgetUpdate(life, 42, 60, 60.0), book(life + 0.1, up))) == []
     # With half the budget left the tolerance is the configured one: the bid moves.
     assert sides(feed.tick(life + 0.25, BudgetUpdate(life, 30, 60, 60.0), book(life + 0.25, up))) == ["buy"]
+
+
+# -- the requote memo: a reused trader moves its quotes exactly as one that recomputes -------------
+
+def _plans():
+    """Against live quotes placed at the first plan: better prices and a new size (the live quotes
+    are less competitive: they move once their minimum life is over), worse prices by less than
+    the tolerance (they stay), by more (they move at once), no bid (it is canceled)."""
+    from runtime.maker import Quote, QuotePlan
+    return (QuotePlan(Quote("buy", 149.9, 0.1), Quote("sell", 150.1, 0.1), 13.3, "", ""),
+            QuotePlan(Quote("buy", 149.99, 0.1), Quote("sell", 150.01, 0.2), 1.3, "", ""),
+            QuotePlan(Quote("buy", 149.88, 0.1), Quote("sell", 150.12, 0.1), 16.0, "", ""),
+            QuotePlan(Quote("buy", 149.7, 0.1), Quote("sell", 150.3, 0.1), 40.0, "", ""),
+            QuotePlan(None, Quote("sell", 150.1, 0.1), 13.3, "pause", ""))
+
+
+_requote_steps = st.lists(st.tuples(
+    st.booleans(), st.sampled_from([0, 0, 1, 2, 3, 4]), st.sampled_from([1.0, 1.0, 0.3, 0.05]),
+    st.sampled_from([None, None, None, "open", "canceled", "unknown", "modified"]), st.booleans(),
+    st.sampled_from([0.5, 1.0, 2.5, -1.0])), min_size=1, max_size=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_requote_steps)
+@example([(False, 0, 1.0, None, False, 1.0), (False, 1, 1.0, None, False, 1.0),
+          (False, 1, 1.0, None, False, 2.5)])                                 # the minimum life ends
+@example([(False, 0, 1.0, None, False, 1.0), (False, 1, 0.05, None, False, 4.0),
+          (False, 1, 1.0, None, False, 0.5)])                                 # the budget recovers
+@example([(False, 0, 1.0, None, False, 1.0), (False, 1, 1.0, None, False, 1.0),
+          (False, 1, 1.0, None, True, 0.5)])                                  # a shorter minimum life
+@example([(False, 0, 1.0, None, False, 1.0), (False, 2, 1.0, None, False, 1.0),
+          (False, 3, 1.0, None, False, 0.5)])                                 # a new plan
+def test_a_trader_reused_requote_after_requote_moves_as_one_that_recomputes(steps):
+    """`_requote` returns [] again without weighing the quotes while the plan, the orders' version,
+    the request budget and the config repeat and no quote's minimum life ended: a new plan, an order
+    event, a budget change, a config reload or time passing (forward, or set back) must still give
+    what a trader without the memo sends."""
+    from runtime.events import OrderCanceled, OutcomeUnknown
+
+    plans = _plans()
+    configs = (config_with(), config_with(maker={"min_quote_life_s": 1.0}))
+    traders = [make(config=configs[0])[0], make(config=configs[0])[0]]
+    now, inputs = 100.0, None
+    for repeat, *drawn, event, swap, dt in steps:
+        if not repeat or inputs is None:
+            inputs = drawn
+        plan_index, budget = inputs
+        now += dt
+        if swap:
+            config = configs[1] if traders[0].config is configs[0] else configs[0]
+        for trader in traders:
+            if swap:
+                trader.config = config
+            trader.features.values["venue_budget_frac"] = budget
+            quotes = [o for o in trader.orders.orders.values() if o.purpose == "quote"]
+            target = quotes[-1] if quotes else None
+            if target is None:
+                pass
+            elif event == "open":
+                for o in quotes:
+                    trader.orders.apply(OrderOpen(now, o.client_id, o.side, o.price, o.size))
+            elif event == "canceled":
+                trader.orders.apply(OrderCanceled(now, target.client_id, "requested"))
+            elif event == "unknown":
+                trader.orders.apply(OutcomeUnknown(now, target.client_id, "place", "timeout"))
+            elif event == "modified" and target.modify_to is not None:
+                price, lots = target.modify_to
+                trader.orders.apply(OrderModified(now, target.client_id, price, lots * MARKET.lot))
+        traders[1]._requote_memo = None
+        got, want = (trader._requote(plans[plan_index], 7, now) for trader in traders)
+        assert got == want, (now, inputs, event)
+        for trader, intents in zip(traders, (got, want)):
+            for intent in intents:
+                trader.register(intent, now, 7)
