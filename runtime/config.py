@@ -207,3 +207,16 @@ class Config(StrictModel):
     hedger: HedgerConfig = HedgerConfig()
     orders: OrdersConfig = OrdersConfig()
     risk: RiskConfig = RiskConfig()
+
+    @model_validator(mode="after")
+    def _hedgeable(self) -> "Config":
+        # A position p with trigger < p < min_base - target can never be hedged: a reduce-only clip
+        # of it is under the venue minimum, and the minimum would flip it past the target band
+        # (runtime/hedger.py). A guard that waits for inventory to shrink then waits for good.
+        if self.hedger.trigger_units + self.hedger.target_units < self.market.min_base_units:
+            raise ValueError(
+                f"hedger.trigger_units + hedger.target_units ({self.hedger.trigger_units:g} + "
+                f"{self.hedger.target_units:g}) must be at least market.min_base_units "
+                f"({self.market.min_base_units:g}): a position between the trigger and the venue minimum "
+                "minus the target could never be hedged")
+        return self

@@ -118,6 +118,10 @@ def test_unknown_section_is_located_with_a_suggestion(tmp_path, monkeypatch):
      "config.yaml:1:1: maker: expected size_min_units <= size_units <= size_max_units"),
     ("hedger:\n  target_units: 0.06\n",
      "config.yaml:1:1: hedger: target_units must be below trigger_units"),
+    ("hedger:\n  trigger_units: 0.03\n",
+     "config.yaml:1:1: hedger.trigger_units + hedger.target_units (0.03 + 0.02) must be at least "
+     "market.min_base_units (0.061): a position between the trigger and the venue minimum minus the target "
+     "could never be hedged"),
     ("maker:\n  volatility: {min_spread_bps: 14}\n",
      "config.yaml:2:3: maker.volatility: min_spread_bps must not exceed max_spread_bps"),
 ])
