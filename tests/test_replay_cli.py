@@ -171,3 +171,13 @@ def test_the_report_has_its_plots(tmp_path, capsys):
     assert code == 0, out.err
     for name in ("price.png", "inventory.png", "pnl.png", "rules.png"):
         assert (report / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_without_matplotlib_the_report_says_its_plots_were_skipped(tmp_path, capsys, monkeypatch):
+    from runtime.service import replay_plots
+    monkeypatch.setattr(replay_plots, "available", lambda: False)
+    code, report, out = replay(tmp_path, capsys, FIXTURES / "solusd_gemini-spot_trades_head.csv", profile=SOL,
+                               plots=())
+    assert code == 0, out.err
+    assert "plots skipped: matplotlib is not installed (pip install 'lighter-bot[plots]')" in out.err
+    assert (report / "summary.json").is_file() and not list(report.glob("*.png"))

@@ -38,7 +38,7 @@ class Desk:
     events: list[Event] = field(default_factory=list)
     # Venue internals a contract test may read to check the venue's own truth (position, open orders).
     venue_position: Callable[[], float] = lambda: 0.0
-    venue_open: Callable[[], dict[int, float]] = lambda: {}
+    venue_open: Callable[[], dict[int, float]] = dict
     new_trader: Callable[[], Trader] | None = None
     # A venue that runs on its own (a live adapter over a network): `now` is wall-clock time and
     # `pump` waits for it, so the venue's I/O really happens between drains.

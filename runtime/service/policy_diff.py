@@ -12,7 +12,6 @@ and the rules that never fired in either run (coverage). Terminal table, `diff.j
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from runtime.market import market_spec
 from runtime.service import logs
 from runtime.service import replay as replay_cli
 from runtime.service.reload import describe_changes
+from runtime.service.summary import write_report_pair
 
 EXIT_OK, EXIT_PROBLEMS = 0, 1
 WORKTREE = "WORKTREE"
@@ -263,15 +263,10 @@ def diff(args: argparse.Namespace, config, backend, config_model) -> int:
     text = render(out)
     print(text)
     if args.report is not None:
-        args.report.mkdir(parents=True, exist_ok=True)
-        (args.report / "diff.json").write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
-        (args.report / "diff.md").write_text(text + "\n")
-        if not args.no_plots:
-            from runtime.service import replay_plots
-            if replay_plots.available():
-                write_plot(args.report / "diff.png", ticks_a, ticks_b, spans, args.a, args.b)
-            else:
-                print("plot skipped: matplotlib is not installed (pip install 'lighter-bot[plots]')", file=sys.stderr)
+        from runtime.service import replay_plots
+        write_report_pair(args.report, "diff", out, text)
+        if not args.no_plots and replay_plots.can_plot():
+            write_plot(args.report / "diff.png", ticks_a, ticks_b, spans, args.a, args.b)
     print(f"replayed {len(ticks_a.ts)} + {len(ticks_b.ts)} ticks in {time.perf_counter() - started:.2f} s",
           file=sys.stderr)
     return EXIT_OK

@@ -29,7 +29,7 @@ from runtime.catalog import FEATURE_NAMES
 from runtime.market import market_spec
 from runtime.service import logs
 from runtime.service.loop import SimulatedClock, run_trader
-from runtime.service.summary import RunRecorder
+from runtime.service.summary import RunRecorder, write_report_pair
 from runtime.trace import Trace
 from runtime.trader import Trader
 
@@ -203,19 +203,13 @@ def replay(args: argparse.Namespace, config, backend: ReplayBackend, config_mode
     summary["fill_model"] = venue.fills.assumptions()
     text = render_markdown(summary)
     if args.report is not None:
-        args.report.mkdir(parents=True, exist_ok=True)
-        (args.report / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-        (args.report / "summary.md").write_text(text)
+        from runtime.service import replay_plots
+        write_report_pair(args.report, "summary", summary, text)
         (args.report / "fills.jsonl").write_text("".join(json.dumps(f, sort_keys=True) + "\n" for f in fills))
         (args.report / "rules.jsonl").write_text(rules_jsonl(recorder.firing_intervals(), data, policies.version))
-        if not args.no_plots:
-            from runtime.service import replay_plots
-            if replay_plots.available():
-                replay_plots.write_plots(args.report, recorder.samples, fills, recorder.firing_intervals(),
-                                         f"{config.market.symbol} replay")
-            else:
-                print("plots skipped: matplotlib is not installed (pip install 'lighter-bot[plots]')",
-                      file=sys.stderr)
+        if not args.no_plots and replay_plots.can_plot():
+            replay_plots.write_plots(args.report, recorder.samples, fills, recorder.firing_intervals(),
+                                     f"{config.market.symbol} replay")
     print(text)
     wall = time.perf_counter() - started
     cached = sum(data.cached)

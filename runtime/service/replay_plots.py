@@ -3,6 +3,7 @@ mark-to-market PnL, and when each rule was firing. matplotlib is optional (`pip 
 lighter-bot[plots]`); without it the report says the plots were skipped."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 
@@ -12,6 +13,14 @@ def available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def can_plot() -> bool:
+    """Whether a report can draw its plots; if not, say so once on stderr (every report command)."""
+    if available():
+        return True
+    print("plots skipped: matplotlib is not installed (pip install 'lighter-bot[plots]')", file=sys.stderr)
+    return False
 
 
 def write_plots(folder: Path, samples: list[tuple], fills: list[dict], firing: dict[str, list[tuple[float, float]]],

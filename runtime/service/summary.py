@@ -143,3 +143,10 @@ class RunRecorder:
     def write_json(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.summary(), indent=2, sort_keys=True) + "\n")
+
+
+def write_report_pair(folder: Path, stem: str, data: dict[str, Any], text: str) -> None:
+    """A report's `STEM.json` (sorted keys: the same inputs give the same bytes) and `STEM.md` in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{stem}.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    (folder / f"{stem}.md").write_text(text if text.endswith("\n") else text + "\n")

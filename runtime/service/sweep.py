@@ -11,7 +11,6 @@ value order, no wall-clock figure (timings go to stderr).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -24,6 +23,7 @@ from rules.loader import read_policy_texts
 from runtime.service import logs
 from runtime.service import replay as replay_cli
 from runtime.service import sweep_exec
+from runtime.service.summary import write_report_pair
 from runtime.service.sweep_spec import MAX_COMBINATIONS, combinations, parse_range, resolve
 from runtime.service.sweep_stats import OBJECTIVES, aggregate, coverage, edge_warnings, noise_check, rank
 from runtime.service.sweep_worker import DataSpec, PartsFactory, SweepTask
@@ -130,15 +130,11 @@ def sweep(args: argparse.Namespace, config, backend, config_model, parts_factory
     text = render(report)
     print(text)
     if args.report is not None:
-        args.report.mkdir(parents=True, exist_ok=True)
-        (args.report / "sweep.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-        (args.report / "sweep.md").write_text(text + "\n")
-        if not args.no_plots:
-            from runtime.service import replay_plots, sweep_plots
-            if replay_plots.available():
-                sweep_plots.write_plot(args.report / "sweep.png", report)
-            else:
-                print("plot skipped: matplotlib is not installed (pip install 'lighter-bot[plots]')", file=sys.stderr)
+        from runtime.service import replay_plots
+        write_report_pair(args.report, "sweep", report, text)
+        if not args.no_plots and replay_plots.can_plot():
+            from runtime.service import sweep_plots
+            sweep_plots.write_plot(args.report / "sweep.png", report)
     wall = time.perf_counter() - started
     print(f"swept {len(combos)} values x {len(data)} files = {len(tasks)} replays on {where} in {wall:.2f} s "
           f"(preparing {prepared - started:.2f} s)", file=sys.stderr)

@@ -206,14 +206,11 @@ def _run(args, config_loader, backend_factory, config_model, fetcher, default_re
     args.report.mkdir(parents=True, exist_ok=True)
     rp.write_datasets(args.report, analysis, verdicts)
     plots = []
-    if not args.no_plots:
-        from runtime.service import replay_plots
-        if replay_plots.available():
-            from runtime.service.regimes import plots as pl
-            plots = pl.write_all(args.report, analysis.table, analysis.stats[options.measure], analysis.pnl(),
-                                 options.measure)
-        else:
-            print("plots skipped: matplotlib is not installed (pip install 'lighter-bot[plots]')", file=sys.stderr)
+    from runtime.service import replay_plots
+    if not args.no_plots and replay_plots.can_plot():
+        from runtime.service.regimes import plots as pl
+        plots = pl.write_all(args.report, analysis.table, analysis.stats[options.measure], analysis.pnl(),
+                             options.measure)
     text = rp.render(analysis, inputs, [p.name for p in plots], verdicts, caveats=caveats)
     (args.report / "report.md").write_text(text)
     if args.doc is not None:
