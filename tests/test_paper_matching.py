@@ -1,5 +1,6 @@
-"""The paper venue's matching model (adapters/paper/matching.py), and the latency and outages
-the paper venue adds around it: each stated on a hand-made book and prints."""
+"""The paper venue around the shared matcher (adapters/matching.py, tested in test_matching.py):
+where an order joins the queue on the simulated book, and the latency and outages the paper
+venue adds around matching."""
 from __future__ import annotations
 
 import asyncio
@@ -7,7 +8,6 @@ import asyncio
 import pytest
 
 from adapters.paper.config import FaultWindow, PaperConfig, PaperFaults
-from adapters.paper.matching import QueuedOrder, QueueModel, Touch
 from adapters.paper.venue import PaperVenue
 from runtime.events import (BookTop, BudgetUpdate, CancelRejected, Event, MarketTrade, OrderAccepted, OrderOpen, OutcomeUnknown,
                             PositionSnapshot, VenueStatus)
@@ -15,48 +15,7 @@ from runtime.intents import CancelOrder, PlaceOrder
 from runtime.market import MarketSpec
 
 SOL = MarketSpec(market_id=2, symbol="SOL", price_decimals=3, size_decimals=3, min_base_units=0.061, min_quote=10.0)
-TOUCH = Touch(bid_ticks=184_980, bid_lots=5_000, ask_ticks=185_020, ask_lots=7_000)
 
-
-def test_an_order_joins_behind_what_is_displayed_at_its_price():
-    q = QueueModel(behind_touch_lots=2_000)
-    assert q.ahead_on_join("buy", 184_980, TOUCH) == 5_000       # at the touch: the touch size
-    assert q.ahead_on_join("buy", 184_990, TOUCH) == 0           # inside the spread: first
-    assert q.ahead_on_join("buy", 184_900, TOUCH) == 2_000       # behind the touch: the assumed depth
-    assert q.ahead_on_join("sell", 185_020, TOUCH) == 7_000
-    assert QueueModel(enabled=False).ahead_on_join("buy", 184_980, TOUCH) == 0
-
-
-def test_prints_at_our_price_trade_the_queue_ahead_first():
-    q = QueueModel()
-    order = QueuedOrder(1, "buy", 184_980, remaining_lots=64, ahead_lots=5_000)
-    assert q.print_fills([order], "sell", 184_980, 4_990) == []    # 10 lots still ahead
-    assert order.ahead_lots == 10
-    [(filled, lots)] = q.print_fills([order], "sell", 184_980, 40)
-    assert filled is order and lots == 30                         # 10 for the queue, 30 for us
-    assert q.print_fills([order], "buy", 184_980, 1_000) == []     # a buy print never fills a bid
-
-
-def test_a_trade_through_fills_by_the_prints_size_at_most():
-    q = QueueModel()
-    order = QueuedOrder(1, "buy", 184_980, remaining_lots=64, ahead_lots=5_000)
-    [(_, lots)] = q.print_fills([order], "sell", 184_970, 25)      # through our level: the queue is gone
-    assert lots == 25 and order.ahead_lots == 0
-    better = QueuedOrder(2, "buy", 184_990, remaining_lots=20)
-    fills = q.print_fills([order, better], "sell", 184_900, 30)    # best price first, the print shared
-    assert [(o.client_id, lots) for o, lots in fills] == [(2, 20), (1, 10)]
-
-
-def test_the_book_crossing_us_fills_up_to_the_displayed_size():
-    q = QueueModel()
-    order = QueuedOrder(1, "buy", 185_030, remaining_lots=9_000, ahead_lots=100)
-    [(_, lots)] = q.cross_fills([order], TOUCH)                   # 7 SOL displayed at the ask
-    assert lots == 7_000
-    assert QueueModel(enabled=False).cross_fills([QueuedOrder(1, "buy", 185_030, 9_000)], TOUCH)[0][1] == 9_000
-    assert q.cross_fills([QueuedOrder(3, "sell", 185_030, 64)], TOUCH) == []
-
-
-# -- the venue around the model ---------------------------------------------------------------
 
 def started(paper: PaperConfig) -> PaperVenue:
     venue = PaperVenue(SOL, paper, 0.0)
@@ -113,3 +72,28 @@ def test_a_disconnect_says_so_refuses_sends_and_rereads_the_account_on_reconnect
     status = [e for e in up if isinstance(e, VenueStatus)]
     assert [(s.connected, s.book_synced) for s in status] == [(True, True)]
     assert any(isinstance(e, PositionSnapshot) for e in up) and venue.open_orders() == []
+
+
+def test_an_order_joins_behind_what_the_simulated_book_displays_at_its_price():
+    """At the touch, behind its size; inside the spread, first; behind the touch, behind the
+    assumed depth `queue_behind_touch_units`; with the queue model off, first everywhere."""
+    def fronts(paper: PaperConfig) -> list[float]:
+        venue = started(paper)
+        book = [e for e in venue.drain(5.0) if isinstance(e, BookTop)][-1]
+        tick = 0.001
+        bid, ask = round(book.bid_px, 3), round(book.ask_px, 3)
+        assert ask - bid > 1.5 * tick, "the test needs room inside the spread"
+        venue.submit([PlaceOrder(1, "buy", bid, 0.064, "post_only", "quote"),
+                      PlaceOrder(2, "buy", round(bid + tick, 3), 0.064, "post_only", "quote"),
+                      PlaceOrder(3, "buy", round(bid - 5 * tick, 3), 0.064, "post_only", "quote"),
+                      PlaceOrder(4, "sell", ask, 0.064, "post_only", "quote")], 5.0)
+        venue.drain(5.0)
+        sim = venue._sim
+        assert (sim.bid_px, sim.ask_px) == (book.bid_px, book.ask_px), "the book moved before the orders landed"
+        return [venue._resting[c].queue.front for c in (1, 2, 3, 4)], (sim.bid_lots, sim.ask_lots)
+
+    ideal = dict(latency_s=0.0, response_latency_s=0.0)
+    got, (bid_lots, ask_lots) = fronts(PaperConfig(**ideal, queue_behind_touch_units=2.0))
+    assert got == [bid_lots, 0, 2_000, ask_lots] and bid_lots > 0 and ask_lots > 0
+    got, _ = fronts(PaperConfig(**ideal, queue_position=False))
+    assert got == [0, 0, 0, 0]

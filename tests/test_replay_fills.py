@@ -8,7 +8,7 @@ import pytest
 
 from adapters.replay.columns import ASK, BID, DEPTH, TRADE, Columns
 from adapters.replay.config import ReplayConfig
-from adapters.replay.queue import PowerProb, ProbQueue, QueuePos, RiskAverseQueue
+from adapters.matching import PowerProb, ProbQueue, QueuePos, RiskAverseQueue
 from adapters.replay.venue import ReplayVenue
 from runtime.events import BookTop, CancelRejected, Fill, OrderCanceled, OrderOpen
 from runtime.intents import CancelOrder, PlaceOrder

@@ -93,7 +93,7 @@ class PaperConfig(StrictModel):
     # Both legs of a round trip, so a cancel can cross a fill in flight as it does on a real venue:
     latency_s: Seconds = 0.05                    # our request reaching the matching engine
     response_latency_s: Seconds = 0.05           # the venue's answer (acks, fills, snapshots) reaching us
-    # Queue position (adapters/paper/matching.py): we join behind what is displayed at our price.
+    # Queue position (adapters/matching.py): we join behind what is displayed at our price.
     queue_position: bool = True
     queue_behind_touch_units: Annotated[float, Field(ge=0)] = 2.0  # depth resting at a level behind the touch
     # Lighter's standard account: 60 requests per rolling minute, every send counted (0 = no limit).

@@ -8,7 +8,7 @@ has a behaviour or a code for a case (accepted by the API, then open or canceled
 sequencer; post-only crossing canceled; 21706, 21728, 21600; 60 requests a minute on a
 standard account), the paper venue reproduces it.
 
-Matching (adapters/paper/matching.py) puts our order behind what is displayed at its
+Matching (adapters/matching.py, shared with the replay venue) puts our order behind what is displayed at its
 price and fills a trade-through by the print's size at most; requests and answers each
 take `latency_s` / `response_latency_s`, so cancels race fills. Our orders never move the
 simulated market, so the market stream depends on the seed alone; the faults (late,
@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 
 from adapters.paper.config import PaperConfig, RegimeName
 from adapters.paper.market_sim import MarketSim
-from adapters.paper.matching import QueuedOrder, QueueModel, Touch
+from adapters.matching import QueuePos, match_cross, match_print, queue_model
 from adapters.request_budget import RequestBudget
 from runtime.events import (CancelRejected, Event, Fill, Funding, Liquidity, MarketTrade,
                             ModifyRejected, OpenOrderReport, OrderAccepted, OrderCanceled, OrderModified, OrderOpen,
@@ -68,10 +68,22 @@ class _OverBudget:
 
 
 @dataclass(slots=True)
-class _Resting(QueuedOrder):
-    price: float = 0.0
+class _Resting:
+    """One of our resting orders: `level` is its price in ticks, what the shared matcher
+    (adapters/matching.py) compares the simulated prints and touch with; `price` as sent."""
+
+    client_id: int
+    side: Side
+    level: int
+    remaining_lots: int
+    queue: QueuePos
+    price: float
     reduce_only: bool = False
     filled_lots: int = 0
+
+    @property
+    def buy(self) -> bool:
+        return self.side == "buy"
 
 
 class PaperVenue:
@@ -117,8 +129,8 @@ class PaperVenue:
         self._silent: set[int] = set()                        # orders whose acknowledgements are lost
         self._out: list[Event] = []
         self._wake: Callable[[], None] | None = None
-        self._queue = QueueModel(paper.queue_position,
-                                 round(paper.queue_behind_touch_units * 10**market.size_decimals))
+        self._queue = queue_model("risk_averse" if paper.queue_position else "front_of_queue")
+        self._behind_touch_lots = round(paper.queue_behind_touch_units * 10**market.size_decimals)
         self._response_s = paper.response_latency_s
         # Scripted outages as (ts, kind, starting) transitions, in time order.
         self._outages = sorted([(start_ts + w.at_s, w.kind, True) for w in paper.faults.script]
@@ -362,7 +374,7 @@ class PaperVenue:
                 return
         self._resting[order.client_id] = _Resting(
             order.client_id, order.side, price_ticks, lots,
-            self._queue.ahead_on_join(order.side, price_ticks, self._touch()),
+            self._queue.new_order(self._displayed_at(order.side, price_ticks)),
             price=order.price, reduce_only=order.reduce_only, filled_lots=size_lots - lots)
         self._ack(OrderOpen(ts, order.client_id, order.side, order.price, lots / self._size_scale,
                             f"paper-{order.client_id}"))
@@ -387,10 +399,10 @@ class PaperVenue:
             del self._resting[intent.client_id]
             self._emit(self._canceled(order, "canceled-post-only"))
             return
-        if price_ticks != order.price_ticks:
+        if price_ticks != order.level:
             # A new price goes to the back of its level's queue; a size change in place keeps it.
-            order.ahead_lots = self._queue.ahead_on_join(order.side, price_ticks, self._touch())
-        order.price, order.price_ticks, order.remaining_lots = intent.price, price_ticks, lots
+            order.queue = self._queue.new_order(self._displayed_at(order.side, price_ticks))
+        order.price, order.level, order.remaining_lots = intent.price, price_ticks, lots
         self._emit(OrderModified(ts, intent.client_id, intent.price, lots / self._size_scale))
 
     def _take(self, order: PlaceOrder, lots: int, limit_ticks: int) -> int:
@@ -430,31 +442,42 @@ class PaperVenue:
 
     # -- fills --------------------------------------------------------------------------
 
-    def _touch(self) -> Touch:
+    def _displayed_at(self, side: Side, ticks: int) -> int:
+        """The size displayed at `ticks` on our side, which an order joining there queues behind:
+        the touch size at the touch, nothing inside the spread. Behind the touch the simulated
+        book shows no depth, so `queue_behind_touch_units` stands for it."""
         sim = self._sim
-        return Touch(sim.bid_ticks, sim.bid_lots, sim.ask_ticks, sim.ask_lots)
+        if side == "buy":
+            if ticks > sim.bid_ticks:
+                return 0
+            return sim.bid_lots if ticks == sim.bid_ticks else self._behind_touch_lots
+        if ticks < sim.ask_ticks:
+            return 0
+        return sim.ask_lots if ticks == sim.ask_ticks else self._behind_touch_lots
 
     def _match_print(self, trade: MarketTrade) -> None:
         """A public print at or through our price fills our resting orders behind the queue ahead
-        of them, up to the print's size (adapters/paper/matching.py)."""
-        fills = self._queue.print_fills(list(self._resting.values()), trade.aggressor,
-                                        round(trade.price * self._price_scale), round(trade.size * self._size_scale))
-        for order, lots in fills:
-            self._fill_resting(order, lots)
+        of them, up to the print's size (adapters/matching.py)."""
+        match_print(list(self._resting.values()), round(trade.price * self._price_scale),
+                    round(trade.size * self._size_scale), trade.aggressor == "sell", self._queue, self._fill_resting)
 
     def _match_book(self) -> None:
         """The opposite touch moved to or through our price: the orders displayed there trade
         with us, up to their displayed size."""
-        for order, lots in self._queue.cross_fills(list(self._resting.values()), self._touch()):
-            if order.client_id in self._resting:
-                self._fill_resting(order, lots)
+        sim = self._sim
+        match_cross(list(self._resting.values()), sim.bid_ticks, sim.bid_lots, sim.ask_ticks, sim.ask_lots,
+                    self._queue, self._fill_resting)
 
-    def _fill_resting(self, order: _Resting, lots: int) -> int:
-        """Fill up to `lots` of a resting order as maker at its own price; returns lots filled.
+    def _fill_resting(self, order: _Resting, lots: float) -> int:
+        """Fill up to `lots` of a resting order as maker at its own price; returns lots filled
+        (the shared matcher's `fill`).
 
         A reduce-only order never fills past flat; once there is nothing left to reduce, its
         remainder is canceled as Lighter does (`canceled-reduce-only`).
         """
+        if self._resting.get(order.client_id) is not order:
+            return 0
+        lots = int(min(order.remaining_lots, lots))
         if order.reduce_only:
             lots = min(lots, self._reducible_lots(order.side))
         if lots > 0:

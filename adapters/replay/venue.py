@@ -5,7 +5,8 @@ is the columnar events of recorded files (columns.py). `drain(now)` merges three
 time order: the data (on equal times it goes first), our intents (each arriving after the
 latency model's delay) and the venue's own reports (periodic snapshots, held-back fills). The
 book is built here; only changes of the touch (coalesced: one BookTop before each print and at
-the end of a drain) and prints reach the core. How orders fill is fills.py and queue.py.
+the end of a drain) and prints reach the core. How orders fill is fills.py (what each kind of
+data can show) and adapters/matching.py (queue position and matching, shared with the paper venue).
 """
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ from adapters.replay.book import Book
 from adapters.replay.columns import BBO, CLEAR, DEPTH, GAP, KLINE, RESUME, TRADE, EventArrays
 from adapters.replay.config import ReplayConfig
 from adapters.replay.fills import FillModel
+from adapters.matching import QueuePos, match_cross, match_print, queue_model
 from adapters.replay.latency import ConstantLatency
-from adapters.replay.queue import QueuePos, queue_model
 from adapters.replay.touch import Touch, touch_columns
 from adapters.request_budget import RequestBudget
 from runtime.events import (BookTop, CancelRejected, Event, Fill, Liquidity, MarketTrade,
@@ -61,6 +62,11 @@ class _Resting:
     reduce_only: bool
     queue: QueuePos
     filled_lots: int = 0
+
+    @property
+    def level(self) -> float:
+        """Its price, as the shared matcher (adapters/matching.py) compares prints with it."""
+        return self.price
 
 
 @dataclass(frozen=True, slots=True)
@@ -531,29 +537,14 @@ class ReplayVenue:
             bid, ask = self._book.best_bid(), self._book.best_ask()
             bid_qty = self._book.bids[bid] if bid is not None else 0.0
             ask_qty = self._book.asks[ask] if ask is not None else 0.0
-        for order in list(self._resting.values()):
-            if order.buy and ask is not None and ask <= order.price:
-                self._fill_resting(order, ask_qty)
-            elif not order.buy and bid is not None and bid >= order.price:
-                self._fill_resting(order, bid_qty)
+        match_cross(list(self._resting.values()), bid, bid_qty, ask, ask_qty, self.queue, self._fill_resting)
 
     def _match_print(self, px: float, qty: float, hits_bids: bool) -> None:
         # Most prints are nowhere near our orders: our best price on the side hit rules that out
         # without visiting them (~5 % of the 100 ms replay, benchmarks/replay_throughput.py).
         if (px > self._our_max_bid) if hits_bids else (px < self._our_min_ask):
             return
-        hit = [o for o in self._resting.values() if o.buy == hits_bids
-               and (o.price >= px if hits_bids else o.price <= px)]
-        hit.sort(key=lambda o: (-o.price if hits_bids else o.price, o.client_id))
-        available = qty
-        for order in hit:
-            if available <= 0:
-                break
-            if order.price == px:
-                reach = min(self.queue.trade(order.queue, qty), available)
-            else:
-                reach = available                 # traded through: the level was swept
-            available -= self._fill_resting(order, reach)
+        match_print(list(self._resting.values()), px, qty, hits_bids, self.queue, self._fill_resting)
 
     def _match_kline(self, px: float, volume: float) -> None:
         for order in list(self._resting.values()):
@@ -561,7 +552,9 @@ class ReplayVenue:
                 self._fill_resting(order, volume)
 
     def _fill_resting(self, order: _Resting, size: float) -> float:
-        lots = min(order.lots, int(size * self._size_scale + _WHOLE))
+        """Fill up to `size` (base units) of a resting order as maker at its own price; returns
+        what it filled (the shared matcher's `fill`)."""
+        lots = order.lots if size == math.inf else min(order.lots, int(size * self._size_scale + _WHOLE))
         if order.reduce_only:
             lots = min(lots, self._reducible(order.buy))
         if lots > 0:
