@@ -40,6 +40,7 @@ CODE_ORDER_NOT_LIVE = 21600
 DUPLICATE_AFTER_S = 1.0
 _WHOLE = 1e-6
 _BLOCK = 32        # rows per block of the touch's extremes (_touch_may_reach)
+_NEAR = 256        # rows searched first for the end of a drain (_replay_l2)
 
 
 def data_mode(events: EventArrays) -> str:
@@ -113,6 +114,9 @@ class ReplayVenue:
         self._half_spread = config.synthetic_spread_bps * 1e-4 / 2
         self._dirty = False
         self._last_top: tuple = ()
+        self._top_row = -2                   # _fast_top's memo: the row that last changed the touch
+        self._flushed_row = -2               # _flush_top's: that row when the touch was last flushed
+        self._top_at_row: tuple[float, float, float, float] | None = None
         self._noted_top: tuple = ()
         self._top_ts: float | None = None
         self._size_scale = 10**market.size_decimals
@@ -334,23 +338,32 @@ class ReplayVenue:
         prints and the rare other kinds, rows at our prices and rows where the touch reaches
         our orders are visited, one by one and in order."""
         ts, i = self._ts, self._i
-        j = bisect.bisect_right(ts, limit, i)
+        # A tick's rows are a few dozen at most steps: search near `i` before the whole column.
+        near = i + _NEAR
+        j = bisect.bisect_right(ts, limit, i, near) if near < len(ts) and ts[near] > limit else \
+            bisect.bisect_right(ts, limit, i)
         if j <= i:
             return
         special = self._special
-        picks = [special[bisect.bisect_left(special, i):bisect.bisect_left(special, j)]]
+        rows = special[bisect.bisect_left(special, i):bisect.bisect_left(special, j)]
         if self._resting:
+            picks = [rows] if rows else []
             for buy, px in self._at:
-                rows = self._level_rows(not buy, px)
-                if rows is not None:
-                    picks.append(rows[bisect.bisect_left(rows, i):bisect.bisect_left(rows, j)])
+                level = self._level_rows(not buy, px)
+                if level is not None:
+                    lo = bisect.bisect_left(level, i)
+                    if lo < len(level) and level[lo] < j:
+                        picks.append(level[lo:bisect.bisect_left(level, j, lo)])
             t = self._touch
             if self._touch_may_reach(i, j):
                 crossed = (t.ask_px[i:j] <= self._our_max_bid) | (t.bid_px[i:j] >= self._our_min_ask)
                 if crossed.any():
-                    rows = np.flatnonzero(crossed) + i
-                    picks.append(rows[t.changed_at[rows] == rows].tolist())
-        rows = picks[0] if len(picks) == 1 else sorted(set().union(*picks))
+                    reach = np.flatnonzero(crossed) + i
+                    picks.append(reach[t.changed_at[reach] == reach].tolist())
+            if len(picks) > 1:
+                rows = sorted(set().union(*picks))
+            elif picks:
+                rows = picks[0]
         for k in rows:
             self._one(k)
         self._cur = j - 1
@@ -491,21 +504,34 @@ class ReplayVenue:
             self._top_ts = self._clock
 
     def _fast_top(self) -> tuple[float, float, float, float] | None:
-        """The touch after row `_cur` (None while a side is empty)."""
-        k, t = self._cur, self._touch
+        """The touch after row `_cur` (None while a side is empty). It is the touch after the last
+        row that changed it (`changed_at`), so it is read from the columns only when that row
+        moved: most calls come between prints of one burst, with the touch unchanged (saves
+        three of four numpy reads on ~70 % of the calls at 100 ms)."""
+        k = self._cur
         if k < 0:
             return None
-        bid, ask = float(t.bid_px[k]), float(t.ask_px[k])
-        if bid != bid or ask != ask:
-            return None
-        return bid, float(t.bid_qty[k]), ask, float(t.ask_qty[k])
+        t = self._touch
+        row = t.changed_at.item(k)
+        if row == self._top_row:
+            return self._top_at_row
+        bid, ask = t.bid_px.item(k), t.ask_px.item(k)
+        top = None if bid != bid or ask != ask else (bid, t.bid_qty.item(k), ask, t.ask_qty.item(k))
+        self._top_row, self._top_at_row = row, top
+        return top
 
     def _flush_top(self) -> None:
         if self._fast:
+            # Flushed before every print: within a burst of prints the touch has not changed
+            # since the last flush, which one read of `changed_at` shows.
+            k = self._cur
+            if k < 0 or self._touch.changed_at.item(k) == self._flushed_row:
+                return
             top = self._fast_top()
+            self._flushed_row = self._top_row
             if top is not None and top != self._last_top:
                 self._last_top = top
-                self._out.append(BookTop(self._ts[int(self._touch.changed_at[self._cur])], *top))
+                self._out.append(BookTop(self._ts[self._top_row], *top))
             return
         if not self._dirty:
             return
