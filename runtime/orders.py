@@ -22,6 +22,7 @@ Sizes are integer lots, as the venue counts them, so remaining sizes never drift
 from __future__ import annotations
 
 import enum
+import math
 from collections import deque
 from dataclasses import dataclass
 from typing import Iterator, Literal
@@ -36,6 +37,7 @@ _CLIENT_ID_SPACE = 2**40
 # Finished client ids remembered so that a snapshot taken before an order ended does not
 # resurrect it as an orphan.
 _FINISHED_MEMORY = 4096
+_EXPIRY_MARGIN_S = 1e-6
 
 OrderPurpose = Literal["quote", "hedge", "orphan"]
 
@@ -111,6 +113,8 @@ class OrderTracker:
         # timeout): equal versions mean the same orders in the same states, so a step whose
         # other inputs are unchanged too may reuse its last answer (Hedger.step, Trader._requote).
         self.version = 0
+        self._expiry_key: tuple[int, float] | None = None   # expire()'s memo: (version, timeout) of its last scan
+        self._expiry_due = -math.inf                          # ... and the earliest deadline it saw
         self.last_seq = 0
         # lifetime counters
         self.placed_total = 0
@@ -298,19 +302,33 @@ class OrderTracker:
 
     def expire(self, now: float, ack_timeout_s: float) -> list[LiveOrder]:
         """Orders sent more than `ack_timeout_s` ago and still unanswered become UNKNOWN; one missing
-        from a snapshot whose fills never came within that time is taken as gone."""
+        from a snapshot whose fills never came within that time is taken as gone.
+
+        Called every tick, it finds nothing nearly always: while the orders' version and the
+        timeout are those of the last scan and `now` is before the earliest deadline that scan
+        saw, nothing can be due, so the orders are not visited (a few % of a replay tick)."""
+        if self._expiry_key == (self.version, ack_timeout_s) and now < self._expiry_due:
+            return []
         expired = []
+        due = math.inf
         for order in list(self.orders.values()):
-            if order.gone_at_seq and now - order.state_ts >= ack_timeout_s:
-                self.vanished_total += 1
-                self._finish(order.client_id, order.state_ts)
-                continue
-            if order.state in (OrderState.SENT, OrderState.ACCEPTED) and now - order.placed_ts >= ack_timeout_s:
-                order.state, order.state_ts = OrderState.UNKNOWN, now
-                expired.append(order)
+            if order.gone_at_seq:
+                if now - order.state_ts >= ack_timeout_s:
+                    self.vanished_total += 1
+                    self._finish(order.client_id, order.state_ts)
+                    continue
+                due = min(due, order.state_ts + ack_timeout_s)
+            if order.state in (OrderState.SENT, OrderState.ACCEPTED):
+                if now - order.placed_ts >= ack_timeout_s:
+                    order.state, order.state_ts = OrderState.UNKNOWN, now
+                    expired.append(order)
+                else:
+                    due = min(due, order.placed_ts + ack_timeout_s)
         if expired:
             self.version += 1
             self.needs_snapshot = True
+        # A margin so that `now < due` implies `now - ts < ack_timeout_s` whatever the rounding.
+        self._expiry_key, self._expiry_due = (self.version, ack_timeout_s), due - _EXPIRY_MARGIN_S
         return expired
 
     # -- queries ----------------------------------------------------------------------------------

@@ -348,7 +348,7 @@ class Trader:
         if orders.needs_snapshot and now - self._last_snapshot_request >= cfg.reconcile_interval_s:
             self._last_snapshot_request = now
             out.append(RequestSnapshot("orders in doubt"))
-        for order in orders.orders.values():
+        for order in orders.orders.values() if orders.orphans_total else ():
             if order.purpose == "orphan" and order.state is OrderState.OPEN:
                 log.warning("order %d on the venue is not ours to keep (left by an earlier run?): canceling",
                             order.client_id)
