@@ -6,9 +6,12 @@ Prints, on one process:
   its book and fill model + the full core: features, policies, maker, hedger, risk gate) at 100 ms
   and 10 ms steps, from the cache: with idle ticks skipped, as `lighter-bot replay` runs (ticks that
   provably do nothing are counted, not run; same result), and with every tick run;
-- the whole `lighter-bot replay` command's wall time, cold (empty cache) and warm, and its peak RSS.
+- the whole `lighter-bot replay` command's wall time, cold (empty cache) and warm, and its peak RSS;
+- the same on a capture twice as long (the issue's "and the same for a replay twice as long"): no
+  longer capture exists, so it is the real one followed by a time-shifted copy of itself, its update
+  ids continuing the depth sequence (benchmarks/double_capture.py; `--skip-double` leaves it out).
 
-    PYTHONPATH=. python benchmarks/replay_throughput.py [--data-dir ../shared/data] [--repeat 3]
+    PYTHONPATH=. python benchmarks/replay_throughput.py [--data-dir ../shared/data] [--repeat 3] [--skip-double]
 
 With hftbacktest installed (`pip install -e '.[bench]'`), the same run then measures it on the same
 files at the same steps (benchmarks/hftbacktest_peer.py) and prints our throughput as a ratio of
@@ -98,6 +101,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip-double", action="store_true",
+                        help="leave out the command on the capture twice as long (double_capture.py)")
     args = parser.parse_args()
     paths = [args.data_dir / f for f in FILES]
     missing = [p for p in paths if not p.is_file()]
@@ -131,17 +136,42 @@ def main() -> None:
                     ours[step] = levels / statistics.median(walls)
         print(f"in-process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB")
         peer(paths, levels, ours, args.repeat)
-        cold = []
-        warm = []
-        rss = 0
-        for i in range(args.repeat):
-            fresh = Path(tmp) / f"cmd{i}"
-            for runs in (cold, warm):
-                wall, peak = command(paths, fresh)
-                runs.append(wall)
-                rss = max(rss, peak)
+        cold, warm, peaks = command_figures(paths, Path(tmp), args.repeat, "cmd")
         print(f"`lighter-bot replay` (100 ms steps, BTC profile) wall time: cold median {statistics.median(cold):.2f} s, "
-              f"warm median {statistics.median(warm):.2f} s; peak RSS of the command {rss} MB")
+              f"warm median {statistics.median(warm):.2f} s; peak RSS of the command {max(peaks.values())} MB")
+        if not args.skip_double:
+            double_figures(paths, Path(tmp), args.repeat)
+
+
+def command_figures(paths, tmp: Path, repeat: int, tag: str) -> tuple[list[float], list[float], dict[str, int]]:
+    """Wall times of `repeat` cold (fresh cache) and warm runs of the command, and the peak RSS (MB)
+    of each kind of run."""
+    cold: list[float] = []
+    warm: list[float] = []
+    peaks = {"cold": 0, "warm": 0}
+    for i in range(repeat):
+        fresh = tmp / f"{tag}{i}"
+        for kind, runs in (("cold", cold), ("warm", warm)):
+            wall, peak = command(paths, fresh)
+            runs.append(wall)
+            peaks[kind] = max(peaks[kind], peak)
+    return cold, warm, peaks
+
+
+def double_figures(paths, tmp: Path, repeat: int) -> None:
+    """The command on the capture twice as long: the real files, then a copy of them shifted by the
+    capture's duration (double_capture.py)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from double_capture import double_capture
+    doubled = double_capture(paths, tmp / "double")
+    cold, warm, peaks = command_figures(doubled, tmp, repeat, "double")
+    datasets = [load(path, cache_dir=tmp / "double0")[0] for path in doubled]     # the first cold run's cache
+    span = max(d.end_ts for d in datasets) - min(d.start_ts for d in datasets)
+    print(f"`lighter-bot replay` on a capture twice as long ({span / 60:.1f} min: the real capture followed by a "
+          f"time-shifted copy of itself, {sum(d.levels for d in datasets)} price-level events, "
+          f"{sum(len(d.gaps) for d in datasets)} gaps) wall time: cold median {statistics.median(cold):.2f} s, "
+          f"warm median {statistics.median(warm):.2f} s; peak RSS of the command {max(peaks.values())} MB "
+          f"(cold {peaks['cold']}, warm {peaks['warm']})")
 
 
 def peer(paths, levels: int, ours: dict[float, float], repeat: int) -> None:
