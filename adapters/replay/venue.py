@@ -102,6 +102,7 @@ class ReplayVenue:
         self._ts, self._kind = _column(events.ts), _column(events.kind)
         self._px, self._qty, self._aux = _column(events.px), _column(events.qty), _column(events.aux)
         self._i = 0
+        self._rows = len(self._ts)
         self._cur = -1                       # the last data row applied
         self._fast = fast and self.mode == "l2"
         if self._fast:
@@ -201,17 +202,21 @@ class ReplayVenue:
     def next_event_ts(self, now: float) -> float:
         """The earliest time after `now` at which `drain` could return an event or change what
         the venue holds: the next data row, intent arrival, delayed report, snapshot or budget
-        update. Until then a drain returns nothing, which is what lets a replay skip idle ticks."""
-        ts = self._ts
-        at = min(ts[self._i] if self._i < len(ts) else math.inf, self._next_snapshot_ts,
-                 self._budget.next_report_ts(now))
-        if self._pending:
-            at = min(at, self._pending[0][0])
-        if self._delayed:
-            at = min(at, self._delayed[0][0])
+        update. Until then a drain returns nothing, which is what lets a replay skip idle ticks.
+        Asked after every tick, so it is written out flat (a builtin `min` over a tuple cost
+        ~4 % of the 100 ms replay)."""
         if self._dirty or self._out:
-            at = now
-        return at
+            return now
+        i = self._i
+        at = self._ts[i] if i < self._rows else math.inf
+        if self._next_snapshot_ts < at:
+            at = self._next_snapshot_ts
+        if self._pending and self._pending[0][0] < at:
+            at = self._pending[0][0]
+        if self._delayed and self._delayed[0][0] < at:
+            at = self._delayed[0][0]
+        budget = self._budget.next_report_ts(now)
+        return budget if budget < at else at
 
     # -- the merged timeline -----------------------------------------------------------------
     def _run_until(self, now: float) -> None:
