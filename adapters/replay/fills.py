@@ -43,7 +43,8 @@ class FillModel:
                 "limited by the print's size)",
                 f"level decreases not explained by prints are cancellations, split ahead/behind by {self.queue_name}",
                 "a print through our price fills us at our price, up to the print's size",
-                "an opposite touch at or through our price fills us at our price, up to that level's size",
+                "an opposite touch at or through our price fills us at our price, up to that level's size (shared "
+                "among our orders, best price first)",
                 "bookTicker lines of a raw capture are ignored: the depth diffs give the touch",
             ],
             "bbo": [
@@ -51,7 +52,8 @@ class FillModel:
                 "there); behind the touch the depth is unknown (no queue ahead unless seen before)",
                 "prints at our price take the queue ahead first; partial fills limited by the print's size",
                 f"touch-size decreases not explained by prints are cancellations, split by {self.queue_name}",
-                "a print through our price, or the opposite touch reaching it, fills us at our price",
+                "a print through our price, or the opposite touch reaching it, fills us at our price, up to the print's "
+                "or the touch's size (shared among our orders, best price first)",
             ],
             "trades": [
                 f"no book: the touch is the last print +/- {c.synthetic_spread_bps / 2:g} bps (synthetic, sizes 0)",
