@@ -12,7 +12,8 @@
    pre-parsed, and through simpleeval parsing on every call.
 2. Whole tick: `Trader.on_events` + `Trader.tick` (features, rules, maker, hedger,
    risk gate) over a simulated paper run; the paper venue's own simulation is
-   not included. Twice: with the null trace sink and logging off, and as
+   not included. Twice: with the null trace sink and logging unconfigured (warnings only,
+   to stderr: the paper run's few refused modifies print theirs), and as
    `lighter-bot run` runs it: the decision trace into a `JsonlFileSink` and the
    `lighter_bot` loggers at INFO, configured as the CLI configures them
    (runtime/service/logs.py) but into a file instead of stderr (both in a temporary
@@ -297,7 +298,7 @@ def main() -> None:
     print(f"  parsed on every call                                {time_simpleeval(sources, vectors, True):8.1f} us/tick")
     print("\nwhole tick (Trader.on_events + Trader.tick: features, rules, maker, hedger, risk), shipped policies, "
           f"{args.ticks} ticks:")
-    for label, production in (("null trace, logging off", False), ("production trace + INFO logging", True)):
+    for label, production in (("null trace, logging unconfigured", False), ("production trace + INFO logging", True)):
         t = time_whole_tick(config, args.ticks, production)
         print(f"  {label:32s} mean {t.mean:5.1f} us, median {t.median:5.1f} us, p99 {t.p99:6.1f} us "
               f"({t.fills} fills)")
