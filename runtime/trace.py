@@ -83,7 +83,7 @@ class Trace:
             self.written += 1
         else:
             self._write({"type": "shadow_decision" if shadow else "decision", **trace})
-        if not shadow and log.isEnabledFor(logging.INFO):
+        if not shadow and trace is not None and log.isEnabledFor(logging.INFO):
             rules = ", ".join([a["rule"] for a in trace["active"]]) or "none"
             states = ", ".join([f"{k}={v['state']}" for k, v in trace["states"].items()])
             log.info("decision %d [%s]: firing %s%s; effects %s", trace["seq"], trace["policy_version"], rules,
