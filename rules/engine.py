@@ -127,8 +127,11 @@ class PolicyEngine:
         self.error_counts: dict[str, int] = {}  # rule or machine -> evaluations that failed
 
     # -- evaluation ---------------------------------------------------------------------------
-    def evaluate(self, features: Mapping[str, float], now: float) -> Decision:
-        """Step every rule and state machine to `now` and return the merged effects."""
+    def evaluate(self, features: Mapping[str, float], now: float, trace: bool = True) -> Decision:
+        """Step every rule and state machine to `now` and return the merged effects.
+
+        `trace=False`: nobody reads the decision record (the trace discards it and nothing logs
+        it), so a changed decision comes with `trace` None instead of a record built for nothing."""
         if self._every_tick:
             conds = self.compiled.conditions(features, self._status, self._current, self._vars)
         elif self._stale or not self._inside(features, self._bounds) or \
@@ -165,7 +168,7 @@ class PolicyEngine:
         if changed:
             self._seq += 1
             self._decision = Decision(self._seq, self._effects, False, None)
-            return Decision(self._seq, self._effects, True, self.trace(features, now))
+            return Decision(self._seq, self._effects, True, self.trace(features, now) if trace else None)
         return self._decision
 
     def _watch_set(self, compiled: CompiledSet) -> None:

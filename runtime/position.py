@@ -60,6 +60,9 @@ class PositionBook:
         self._trade_ids: set[str] = set()
         self._trade_order: deque[str] = deque()
         self._recent: deque[tuple[int, int]] = deque()     # (seq, signed lots) of booked fills
+        # Whether `_recent` is in seq order (every fill so far came after the one before it): then
+        # the fills after a snapshot are at its end, and `_compare` reads only those.
+        self._recent_ordered = True
         self._funding_seqs: set[int] = set()
         self.last_seq = 0
         self._covered_seq = 0            # fills with seq <= this are in the position by a correction
@@ -121,9 +124,12 @@ class PositionBook:
             if seq > self.last_seq:
                 self.last_seq = seq
             lots = round(fill.size / self._lot)
-            self._recent.append((seq, lots if fill.side == "buy" else -lots))
-            if len(self._recent) > SEQ_MEMORY:
-                self._recent.popleft()
+            recent = self._recent
+            if recent and seq < recent[-1][0]:
+                self._recent_ordered = False     # for good: `_compare` then reads every fill it remembers
+            recent.append((seq, lots if fill.side == "buy" else -lots))
+            if len(recent) > SEQ_MEMORY:
+                recent.popleft()
             if self._pending is not None and self.last_seq >= self._pending[0].as_of_seq:
                 self._compare(self._pending[0], fill.price)
         return "booked", realized
@@ -161,7 +167,16 @@ class PositionBook:
                 # Older than every fill we remember: we cannot tell what it includes.
                 self.stale_snapshots_total += 1
                 return
-            later_lots = sum(lots for seq, lots in self._recent if seq > snapshot.as_of_seq)
+            as_of = snapshot.as_of_seq
+            if self._recent_ordered:
+                # The fills after the snapshot, newest first, up to the first it includes: not a scan
+                # of up to SEQ_MEMORY fills on every snapshot (the same integer sum).
+                for seq, lots in reversed(self._recent):
+                    if seq <= as_of:
+                        break
+                    later_lots += lots
+            else:
+                later_lots = sum(lots for seq, lots in self._recent if seq > as_of)
         ours_lots = self._lots(self.fifo.units)
         venue_lots = self._lots(snapshot.units)
         if ours_lots - later_lots == venue_lots:

@@ -203,7 +203,7 @@ class Trader:
         features.advance(now)
         values = features.values
 
-        decision = self.policies.evaluate(values, now)
+        decision = self.policies.evaluate(values, now, self.trace.wants_decisions())
         self._decision_seq = seq = decision.seq
         if decision.changed:
             self.trace.decision(decision.trace)
@@ -356,7 +356,7 @@ class Trader:
         return out
 
     def _shadow_tick(self, values: dict[str, float], now: float, live: Effects) -> None:
-        shadow = self.shadow.evaluate(values, now)
+        shadow = self.shadow.evaluate(values, now, not self.trace.discards)
         if shadow.changed:
             self.trace.decision(shadow.trace, shadow=True)
         self.shadow_ticks_total += 1
