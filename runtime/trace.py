@@ -110,7 +110,7 @@ class Trace:
             self.written += 1
         else:
             self._write({"type": "fill", "ts": fill.ts, "client_id": fill.client_id, "side": fill.side,
-                         "price": fill.price, "size": fill.size, "liquidity": fill.liquidity, "fee": fill.fee,
+                             "price": fill.price, "size": fill.size, "liquidity": fill.liquidity, "fee": fill.fee,
                              "purpose": purpose, "trade_id": fill.trade_id, "seq": fill.seq, "decision": decision})
         log.info("fill %s %.4f @ %.4f (%s, %s)", fill.side, fill.size, fill.price, fill.liquidity, purpose)
 
