@@ -248,12 +248,7 @@ def diff(args: argparse.Namespace, config, backend, config_model) -> int:
     policies_a = load_texts(texts_a, FEATURE_NAMES)
     policies_b = load_texts(texts_b, FEATURE_NAMES)
     try:
-        price_range = None
-        if args.profile is not None:
-            config, price_range = replay_cli.apply_profile(config, args.profile, config_model)
-        data = backend.load_data(args.data, args.format, args.cache, args.start, args.end)
-        low, high = data.price_range()
-        replay_cli.check_market_fits(config, low, high, price_range, args.profile)
+        config, data = replay_cli.load_market_data(args, config, backend, config_model)
     except (backend.DataError, replay_cli.ProfileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS

@@ -170,19 +170,27 @@ def check_market_fits(config, low: float, high: float, price_range, profile: Pat
                        "profile of the data's market (--profile profiles/market_1.yaml for BTC)")
 
 
+def load_market_data(args: argparse.Namespace, config, backend: ReplayBackend, config_model):
+    """`--profile` laid over the config, then `--data` loaded and refused if the market does not
+    fit it (replay, policy diff and analyze all start so). Returns (config, data); raises the
+    backend's DataError or ProfileError, each a whole message."""
+    price_range = None
+    if args.profile is not None:
+        config, price_range = apply_profile(config, args.profile, config_model)
+    data = backend.load_data(args.data, args.format, args.cache, args.start, args.end)
+    low, high = data.price_range()
+    check_market_fits(config, low, high, price_range, args.profile)
+    return config, data
+
+
 # -- the command ------------------------------------------------------------------------------
 
 def replay(args: argparse.Namespace, config, backend: ReplayBackend, config_model) -> int:
     logs.configure("WARNING", logging.StreamHandler(sys.stderr))
     started = time.perf_counter()
     try:
-        price_range = None
-        if args.profile is not None:
-            config, price_range = apply_profile(config, args.profile, config_model)
         expectations = load_expectations(args.expect) if args.expect else None
-        data = backend.load_data(args.data, args.format, args.cache, args.start, args.end)
-        low, high = data.price_range()
-        check_market_fits(config, low, high, price_range, args.profile)
+        config, data = load_market_data(args, config, backend, config_model)
     except (backend.DataError, _Refused) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS

@@ -170,12 +170,7 @@ def _run(args, config_loader, backend_factory, config_model, fetcher, default_re
     if args.data and analysis.suggestions:
         backend = backend_factory()
         try:
-            price_range = None
-            if args.profile is not None:
-                config, price_range = replay_cli.apply_profile(config, args.profile, config_model)
-            data = backend.load_data(args.data, args.format, args.cache, args.start, args.end)
-            low, high = data.price_range()
-            replay_cli.check_market_fits(config, low, high, price_range, args.profile)
+            config, data = replay_cli.load_market_data(args, config, backend, config_model)
         except backend.DataError as exc:
             raise InputError(str(exc)) from None
         step = args.step or config.runtime.tick_interval_s
