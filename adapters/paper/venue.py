@@ -23,9 +23,9 @@ import random
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
+from adapters.matching import QueuePos, match_cross, match_print, queue_model
 from adapters.paper.config import PaperConfig, RegimeName
 from adapters.paper.market_sim import MarketSim
-from adapters.matching import QueuePos, match_cross, match_print, queue_model
 from adapters.request_budget import RequestBudget
 from runtime.events import (CancelRejected, Event, Fill, Funding, Liquidity, MarketTrade,
                             ModifyRejected, OpenOrderReport, OrderAccepted, OrderCanceled, OrderModified, OrderOpen,

@@ -18,11 +18,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from adapters.matching import QueuePos, match_cross, match_print, queue_model
 from adapters.replay.book import Book
 from adapters.replay.columns import BBO, CLEAR, DEPTH, GAP, KLINE, RESUME, TRADE, EventArrays
 from adapters.replay.config import ReplayConfig
 from adapters.replay.fills import FillModel
-from adapters.matching import QueuePos, match_cross, match_print, queue_model
 from adapters.replay.latency import ConstantLatency
 from adapters.replay.touch import Touch, touch_columns
 from adapters.request_budget import RequestBudget
